@@ -1,0 +1,221 @@
+"""POST /score and POST /score/batch (JSON and NDJSON)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response, StreamingResponse
+
+from app.api.deps import MetricsDep, RuntimeDep, SettingsDep, require_api_key
+from app.api.documents import dumps, error_item, to_document, validate_document
+from app.errors import InvalidInput, MalformedRequest, PayloadTooLarge, ServiceError, UnsupportedMediaType
+from app.limits import NDJSON_TYPES
+from app.schemas import BatchResponse, ErrorResponse, ScoreRequest, ScoreResponse
+from app.scoring import DocumentRequest, Scorer
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["scoring"], dependencies=[Depends(require_api_key)])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in {
+        400: "Malformed JSON",
+        401: "Missing or invalid API key",
+        413: "A document or the request is over the size limit",
+        415: "Unsupported content type",
+        422: "Invalid request",
+        503: "The model is not loaded",
+    }.items()
+}
+_NDJSON_CHUNK = 64  # documents scored per model call when streaming
+
+
+class JSONBytes(Response):
+    media_type = "application/json"
+
+
+@router.post("/score", response_model=ScoreResponse, responses=_ERRORS, summary="Score one document")
+async def score(
+    body: ScoreRequest, runtime: RuntimeDep, settings: SettingsDep, metrics: MetricsDep
+) -> Response:
+    """Split the document into sentences and return the flags of each, with explanations."""
+    document = to_document(body, settings.max_document_chars)
+    scorer = runtime.scorer()
+    result = await run_in_threadpool(scorer.score, document)
+    metrics.observe_documents([result])
+    return JSONBytes(dumps(result))
+
+
+_BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["documents"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "documents": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/ScoreRequest"},
+                            "description": "Up to CLAIMSCAN_MAX_BATCH_DOCUMENTS (1,000 by default) documents",
+                        }
+                    },
+                }
+            },
+            "application/x-ndjson": {
+                "schema": {
+                    "type": "string",
+                    "description": "One ScoreRequest JSON object per line, any number",
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/score/batch",
+    response_model=BatchResponse,
+    responses={
+        **_ERRORS,
+        200: {
+            "description": "One result per document, in input order; NDJSON in gives NDJSON out",
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+        },
+    },
+    openapi_extra=_BATCH_BODY,
+    summary="Score many documents",
+)
+async def score_batch(
+    request: Request, runtime: RuntimeDep, settings: SettingsDep, metrics: MetricsDep
+) -> Response:
+    """Score a JSON list of documents, or stream an NDJSON file line by line. A bad document
+    yields an error item in its place and never fails the others."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    scorer = runtime.scorer()
+    if content_type in NDJSON_TYPES:
+        return StreamingResponse(
+            _stream_ndjson(request, scorer, settings.max_document_chars, settings.max_request_bytes, metrics),
+            media_type="application/x-ndjson",
+        )
+    if content_type not in ("application/json", ""):
+        raise UnsupportedMediaType(
+            f"content type {content_type!r} is not supported; send application/json or application/x-ndjson"
+        )
+    documents = _batch_documents(await request.body(), settings.max_batch_documents)
+    results: list[Any] = [None] * len(documents)
+    valid: list[tuple[int, DocumentRequest]] = []
+    for position, raw in enumerate(documents):
+        try:
+            valid.append((position, validate_document(raw, settings.max_document_chars)))
+        except ServiceError as error:
+            results[position] = error_item(raw, error)
+    bodies = await run_in_threadpool(scorer.score_many, [document for _, document in valid])
+    for (position, _), body in zip(valid, bodies, strict=True):
+        results[position] = body
+    metrics.observe_documents(bodies)
+    return JSONBytes(dumps({"results": results}))
+
+
+def _batch_documents(raw: bytes, limit: int) -> list[Any]:
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:  # orjson refuses lone surrogates that the JSON standard allows as escapes
+            payload = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise MalformedRequest("the request body is not valid JSON") from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("documents"), list):
+        raise InvalidInput(
+            "the body must be an object with a 'documents' list", {"loc": ["body", "documents"]}
+        )
+    extra = sorted(set(payload) - {"documents"})
+    if extra:
+        raise InvalidInput(f"unknown field(s): {', '.join(extra)}", {"loc": ["body", *extra]})
+    documents: list[Any] = payload["documents"]
+    if len(documents) > limit:
+        raise PayloadTooLarge(
+            f"the batch has {len(documents):,} documents; the limit is {limit:,} (CLAIMSCAN_MAX_BATCH_DOCUMENTS). "
+            "Use application/x-ndjson to stream any number.",
+            {"limit_documents": limit, "documents": len(documents)},
+        )
+    return documents
+
+
+async def _lines(request: Request, max_line_bytes: int) -> AsyncIterator[tuple[int, bytes | ServiceError]]:
+    """Numbered lines of the body, as they arrive; a line past the limit becomes an error."""
+    buffer = b""
+    number = 0
+    async for chunk in request.stream():
+        buffer += chunk
+        while (newline := buffer.find(b"\n")) != -1:
+            number += 1
+            yield number, buffer[:newline]
+            buffer = buffer[newline + 1 :]
+        if len(buffer) > max_line_bytes:
+            number += 1
+            yield number, PayloadTooLarge(f"line {number} is longer than {max_line_bytes:,} bytes")
+            async for rest in request.stream():
+                if b"\n" in rest:
+                    buffer = rest[rest.find(b"\n") + 1 :]
+                    break
+            else:
+                buffer = b""
+    if buffer.strip():
+        yield number + 1, buffer
+
+
+def _parse_line(number: int, line: bytes, max_chars: int) -> tuple[Any, DocumentRequest | ServiceError]:
+    try:
+        raw = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        try:
+            raw = json.loads(line)
+        except (ValueError, RecursionError):
+            return None, MalformedRequest(f"line {number} is not valid JSON", {"line": number})
+    try:
+        return raw, validate_document(raw, max_chars)
+    except ServiceError as error:
+        error.details = {"line": number, "errors": error.details}
+        error.message = f"line {number}: {error.message}"
+        return raw, error
+
+
+async def _stream_ndjson(
+    request: Request, scorer: Scorer, max_chars: int, max_line_bytes: int, metrics: Any
+) -> AsyncIterator[bytes]:
+    pending: list[tuple[Any, DocumentRequest | ServiceError]] = []
+
+    async def flush() -> AsyncIterator[bytes]:
+        documents = [item for _, item in pending if isinstance(item, DocumentRequest)]
+        scored = await run_in_threadpool(scorer.score_many, documents)
+        bodies = iter(scored)
+        out = [
+            dumps(next(bodies) if isinstance(item, DocumentRequest) else error_item(raw, item))
+            for raw, item in pending
+        ]
+        metrics.observe_documents(scored)
+        pending.clear()
+        yield b"\n".join(out) + b"\n"
+
+    async for number, line in _lines(request, max_line_bytes):
+        if isinstance(line, ServiceError):
+            pending.append((None, line))
+        elif line.strip():
+            pending.append(_parse_line(number, line, max_chars))
+        else:
+            continue
+        if len(pending) >= _NDJSON_CHUNK:
+            async for out in flush():
+                yield out
+    if pending:
+        async for out in flush():
+            yield out

@@ -1,0 +1,373 @@
+"""Sentence features: the one text-analysis code path for training and serving.
+
+:func:`build_vectorizer` makes the :class:`ClaimVectorizer` that ``training/train.py`` fits
+and the service uses, so the two can never disagree. It produces three blocks, each
+L2-normalised and weighted:
+
+- word n-grams (TF-IDF over lower-cased tokens, digits folded to ``0``);
+- character n-grams inside words, which carry misspellings and word forms ("Hippa",
+  "cures"/"cured") to the model. A word's character n-grams are computed once and cached, and
+  a sentence's block is its word counts times the word table: one sparse product;
+- cue features from :mod:`app.cues`, which generalise across diseases, agencies and hedges.
+
+Every feature can be traced back to the token spans that produced it
+(:meth:`ClaimVectorizer.occurrences`); evidence spans come from that map.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from app.cues import CONJUNCTIONS, CUES
+
+__all__ = ["ClaimVectorizer", "FeatureConfig", "Occurrence", "build_vectorizer", "tokenize"]
+
+_TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*|[%#$]")
+_NORMALISE = str.maketrans({**{str(d): "0" for d in range(10)}, "\u2019": "'"})
+_MAX_CHAR_WORD = 30  # longer "words" are URLs or junk; their character n-grams only add noise and time
+_CACHE_LIMIT = 200_000
+
+
+def _normalise(text: str) -> str:
+    return text.lower().translate(_NORMALISE)
+
+
+def tokenize(text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """Normalised tokens of ``text`` with their exact code-point spans in ``text``."""
+    normalised = _normalise(text)
+    if len(normalised) == len(text):
+        matches = list(_TOKEN.finditer(normalised))
+        return [m.group() for m in matches], [m.span() for m in matches]
+    matches = list(_TOKEN.finditer(text))  # lower() changed the length: normalise token by token
+    return [_normalise(m.group()) for m in matches], [m.span() for m in matches]
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    word_ngrams: int = 3
+    char_ngrams: tuple[int, int] = (3, 5)
+    min_df: int = 2
+    word_weight: float = 1.0
+    char_weight: float = 1.0
+    cue_weight: float = 0.6
+    use_chars: bool = True
+    use_cues: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """Feature ``feature`` was produced by tokens ``[first, last)`` of the sentence."""
+
+    feature: int
+    first: int
+    last: int
+
+
+def build_vectorizer(config: FeatureConfig | None = None) -> ClaimVectorizer:
+    return ClaimVectorizer(config or FeatureConfig())
+
+
+def _word_grams(tokens: list[str], n_max: int) -> list[str]:
+    grams = list(tokens)
+    for n in range(2, n_max + 1):
+        grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+    return grams
+
+
+def _char_grams(token: str, sizes: tuple[int, int]) -> list[str]:
+    if len(token) > _MAX_CHAR_WORD:
+        return []
+    padded = f" {token} "
+    low, high = sizes
+    return [padded[i : i + n] for n in range(low, high + 1) for i in range(len(padded) - n + 1)]
+
+
+def _compile_cues() -> tuple[list[str], dict[str, list[tuple[int, tuple[tuple[str, bool], ...]]]]]:
+    """Cue phrases as token patterns, keyed by their first word (or word prefix)."""
+    names = list(CUES) + list(CONJUNCTIONS) + ["shape:fragment"]
+    by_first: dict[str, list[tuple[int, tuple[tuple[str, bool], ...]]]] = {}
+    for cue_id, name in enumerate(CUES):
+        for phrase in CUES[name]:
+            prefix = phrase.endswith("*")
+            words, _ = tokenize(phrase.rstrip("*"))
+            pattern = tuple((word, prefix and i == len(words) - 1) for i, word in enumerate(words))
+            key = ("*" + words[0]) if pattern[0][1] else words[0]
+            by_first.setdefault(key, []).append((cue_id, pattern[1:]))
+    return names, by_first
+
+
+@dataclass
+class ClaimVectorizer:
+    """Fit on sentences, transform sentences to a CSR matrix. Plain data; pickles safely."""
+
+    config: FeatureConfig
+    word_vocabulary_: dict[str, int] = field(default_factory=dict)
+    char_vocabulary_: dict[str, int] = field(default_factory=dict)
+    word_idf_: Any = None
+    char_idf_: Any = None
+    cue_names_: list[str] = field(default_factory=list)
+    _cue_patterns: dict[str, list[tuple[int, tuple[tuple[str, bool], ...]]]] = field(default_factory=dict)
+    _prefix_lengths: tuple[int, ...] = ()
+    _char_cache: dict[str, tuple[Any, Any]] = field(default_factory=dict, repr=False)
+    _cue_cache: dict[str, list[tuple[int, tuple[tuple[str, bool], ...]]]] = field(
+        default_factory=dict, repr=False
+    )
+
+    # --- fitting ---------------------------------------------------------------------------
+
+    def fit(self, texts: list[str]) -> ClaimVectorizer:
+        word_df: Counter[str] = Counter()
+        char_df: Counter[str] = Counter()
+        for text in texts:
+            tokens = _TOKEN.findall(_normalise(text))
+            word_df.update(set(_word_grams(tokens, self.config.word_ngrams)))
+            if self.config.use_chars:
+                char_df.update({g for t in set(tokens) for g in _char_grams(t, self.config.char_ngrams)})
+        n = len(texts)
+        self.word_vocabulary_, self.word_idf_ = _vocabulary(word_df, n, self.config.min_df)
+        self.char_vocabulary_, self.char_idf_ = _vocabulary(char_df, n, self.config.min_df)
+        names, patterns = _compile_cues()
+        self.cue_names_ = names if self.config.use_cues else []
+        self._cue_patterns = patterns if self.config.use_cues else {}
+        self._prefix_lengths = tuple(sorted({len(k) - 1 for k in self._cue_patterns if k.startswith("*")}))
+        self._char_cache, self._cue_cache = {}, {}
+        return self
+
+    @property
+    def n_features(self) -> int:
+        return len(self.word_vocabulary_) + len(self.char_vocabulary_) + len(self.cue_names_)
+
+    def get_feature_names_out(self) -> list[str]:
+        names = [""] * self.n_features
+        for gram, index in self.word_vocabulary_.items():
+            names[index] = f"w:{gram}"
+        offset = len(self.word_vocabulary_)
+        for gram, index in self.char_vocabulary_.items():
+            names[offset + index] = f"c:{gram}"
+        offset += len(self.char_vocabulary_)
+        for index, name in enumerate(self.cue_names_):
+            names[offset + index] = name if name.startswith("shape:") else f"cue:{name}"
+        return names
+
+    # --- transforming ----------------------------------------------------------------------
+
+    def transform(self, texts: list[str]) -> sp.csr_matrix:
+        rows, cols, data = self.transform_coo(texts)
+        return sp.csr_matrix((data, (rows, cols)), shape=(len(texts), self.n_features))
+
+    def transform_coo(self, texts: list[str]) -> tuple[Any, Any, Any]:
+        """The feature matrix as (row, column, value) arrays: scoring needs no CSR."""
+        token_lists = [_TOKEN.findall(_normalise(text)) for text in texts]
+        parts = [self._word_part(token_lists)]
+        offset = len(self.word_vocabulary_)
+        if self.config.use_chars:
+            parts.append(self._char_part(token_lists, offset))
+        offset += len(self.char_vocabulary_)
+        if self.config.use_cues:
+            parts.append(self._cue_part(texts, token_lists, offset))
+        rows, cols, data = (np.concatenate(column) for column in zip(*parts, strict=True))
+        return rows, cols, data
+
+    def fit_transform(self, texts: list[str]) -> sp.csr_matrix:
+        return self.fit(texts).transform(texts)
+
+    def _word_part(self, token_lists: list[list[str]]) -> _Part:
+        vocabulary = self.word_vocabulary_
+        n_max = self.config.word_ngrams
+        rows: list[int] = []
+        cols: list[int] = []
+        for row, tokens in enumerate(token_lists):
+            found = [i for i in map(vocabulary.get, _word_grams(tokens, n_max)) if i is not None]
+            cols += found
+            rows += [row] * len(found)
+        return _tfidf_part(
+            np.array(rows, np.int64),
+            np.array(cols, np.int64),
+            None,
+            self.word_idf_,
+            self.config.word_weight,
+            0,
+        )
+
+    def _char_part(self, token_lists: list[list[str]], offset: int) -> _Part:
+        words: dict[str, int] = {}
+        rows: list[int] = []
+        cols: list[int] = []
+        for row, tokens in enumerate(token_lists):
+            cols += [words.setdefault(token, len(words)) for token in tokens]
+            rows += [row] * len(tokens)
+        word_counts = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(token_lists), len(words)))
+        grams = (word_counts @ self._word_table(list(words))).tocoo()
+        return _tfidf_part(
+            grams.row.astype(np.int64),
+            grams.col.astype(np.int64),
+            grams.data,
+            self.char_idf_,
+            self.config.char_weight,
+            offset,
+        )
+
+    def _cue_part(self, texts: list[str], token_lists: list[list[str]], offset: int) -> _Part:
+        rows: list[int] = []
+        cols: list[int] = []
+        for row, (text, tokens) in enumerate(zip(texts, token_lists, strict=True)):
+            fired = {cue for cue, _, _ in self._cue_matches(tokens)}
+            fired |= self._derived_cues(text, tokens, fired)
+            cols += fired
+            rows += [row] * len(fired)
+        return (
+            np.array(rows, np.int64),
+            np.array(cols, np.int64) + offset,
+            np.full(len(rows), self.config.cue_weight),
+        )
+
+    def _word_table(self, words: list[str]) -> sp.csr_matrix:
+        """Character n-gram counts of each word, one row per word, from the per-word cache."""
+        if len(self._char_cache) > _CACHE_LIMIT:
+            self._char_cache = {}
+        entries = []
+        for word in words:
+            entry = self._char_cache.get(word)
+            if entry is None:
+                found = Counter(
+                    i
+                    for i in map(self.char_vocabulary_.get, _char_grams(word, self.config.char_ngrams))
+                    if i is not None
+                )
+                entry = (
+                    np.fromiter(found.keys(), np.int32, len(found)),
+                    np.fromiter(found.values(), np.float64, len(found)),
+                )
+                self._char_cache[word] = entry
+            entries.append(entry)
+        indptr = np.zeros(len(words) + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum([len(e[0]) for e in entries])
+        indices = np.concatenate([e[0] for e in entries]) if entries else np.zeros(0, np.int32)
+        data = np.concatenate([e[1] for e in entries]) if entries else np.zeros(0)
+        return sp.csr_matrix((data, indices, indptr), shape=(len(words), len(self.char_vocabulary_)))
+
+    def _cue_block(self, texts: list[str], token_lists: list[list[str]]) -> sp.csr_matrix:
+        rows: list[int] = []
+        cols: list[int] = []
+        for row, (text, tokens) in enumerate(zip(texts, token_lists, strict=True)):
+            fired = {cue for cue, _, _ in self._cue_matches(tokens)}
+            fired |= self._derived_cues(text, tokens, fired)
+            cols.extend(fired)
+            rows.extend([row] * len(fired))
+        data = np.full(len(rows), self.config.cue_weight)
+        return sp.csr_matrix((data, (rows, cols)), shape=(len(token_lists), len(self.cue_names_)))
+
+    def _cue_matches(self, tokens: list[str]) -> list[tuple[int, int, int]]:
+        """(cue id, first token, end token) for every cue phrase in ``tokens``."""
+        matches = []
+        for i, token in enumerate(tokens):
+            candidates = self._cue_cache.get(token)
+            if candidates is None:
+                candidates = self._cue_candidates(token)
+            for cue, tail in candidates:
+                end = i + 1
+                for word, prefix in tail:
+                    if end >= len(tokens) or not (
+                        tokens[end].startswith(word) if prefix else tokens[end] == word
+                    ):
+                        break
+                    end += 1
+                else:
+                    matches.append((cue, i, end))
+        return matches
+
+    def _cue_candidates(self, token: str) -> list[tuple[int, tuple[tuple[str, bool], ...]]]:
+        if len(self._cue_cache) > _CACHE_LIMIT:
+            self._cue_cache = {}
+        found = list(self._cue_patterns.get(token, ()))
+        for length in self._prefix_lengths:
+            if len(token) >= length:
+                found.extend(self._cue_patterns.get("*" + token[:length], ()))
+        self._cue_cache[token] = found
+        return found
+
+    def _derived_cues(self, text: str, tokens: list[str], fired: set[int]) -> set[int]:
+        derived = {
+            cue for cue, required, excluded in _CONJUNCTION_IDS if required <= fired and not excluded & fired
+        }
+        if 0 < len(tokens) <= 8 and not text.rstrip().endswith((".", "!", "?", ":", ";")):
+            derived.add(_FRAGMENT_ID)
+        return derived
+
+    def fired_cues(self, text: str) -> set[str]:
+        """Names of the cue features that fire for ``text`` (the keyword baseline reads these)."""
+        tokens = _TOKEN.findall(_normalise(text))
+        fired = {cue for cue, _, _ in self._cue_matches(tokens)}
+        return {self.cue_names_[i] for i in fired | self._derived_cues(text, tokens, fired)}
+
+    # --- explaining ------------------------------------------------------------------------
+
+    def occurrences(self, text: str) -> tuple[list[tuple[int, int]], list[Occurrence]]:
+        """Token spans of ``text`` and every feature occurrence, as token ranges."""
+        tokens, spans = tokenize(text)
+        found: list[Occurrence] = []
+        for n in range(1, self.config.word_ngrams + 1):
+            for i in range(len(tokens) - n + 1):
+                index = self.word_vocabulary_.get(" ".join(tokens[i : i + n]))
+                if index is not None:
+                    found.append(Occurrence(index, i, i + n))
+        offset = len(self.word_vocabulary_)
+        if self.config.use_chars:
+            for i, token in enumerate(tokens):
+                for gram in _char_grams(token, self.config.char_ngrams):
+                    index = self.char_vocabulary_.get(gram)
+                    if index is not None:
+                        found.append(Occurrence(offset + index, i, i + 1))
+        offset += len(self.char_vocabulary_)
+        if self.config.use_cues:
+            matches = self._cue_matches(tokens)
+            found.extend(Occurrence(offset + cue, first, last) for cue, first, last in matches)
+            fired = {cue for cue, _, _ in matches}
+            names = list(CUES)
+            for conjunction in self._derived_cues(text, tokens, fired):
+                name = self.cue_names_[conjunction]
+                required = CONJUNCTIONS[name][0] if name in CONJUNCTIONS else ()
+                for cue, first, last in matches:
+                    if names[cue] in required:
+                        found.append(Occurrence(offset + conjunction, first, last))
+        return spans, found
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_char_cache"], state["_cue_cache"] = {}, {}  # caches are rebuilt on demand
+        return state
+
+
+_CUE_IDS = {name: i for i, name in enumerate(CUES)}
+_CONJUNCTION_IDS = [
+    (len(CUES) + i, frozenset(_CUE_IDS[r] for r in required), frozenset(_CUE_IDS[e] for e in excluded))
+    for i, (required, excluded) in enumerate(CONJUNCTIONS.values())
+]
+_FRAGMENT_ID = len(CUES) + len(CONJUNCTIONS)
+_Part = tuple[Any, Any, Any]
+
+
+def _vocabulary(df: Counter[str], n_docs: int, min_df: int) -> tuple[dict[str, int], Any]:
+    kept = sorted(gram for gram, count in df.items() if count >= min_df)
+    vocabulary = {gram: i for i, gram in enumerate(kept)}
+    idf = np.array([math.log((1 + n_docs) / (1 + df[g])) + 1.0 for g in kept], dtype=np.float64)
+    return vocabulary, idf
+
+
+def _tfidf_part(rows: Any, cols: Any, counts: Any, idf: Any, weight: float, offset: int) -> _Part:
+    """Sublinear TF-IDF, L2-normalised per row, of (row, column[, count]) triples."""
+    if counts is None:  # raw occurrences: count them
+        width = int(idf.shape[0]) or 1
+        keys, counts = np.unique(rows * width + cols, return_counts=True)
+        rows, cols = keys // width, keys % width
+    data = (1.0 + np.log(counts)) * idf[cols]
+    norms = np.sqrt(np.bincount(rows, weights=data * data)) if len(rows) else np.zeros(0)
+    data = data / norms[rows] * weight
+    return rows, cols + offset, data

@@ -1,0 +1,70 @@
+"""The serving state: the loaded model behind a reference that reloads swap atomically.
+
+Requests take the current :class:`Scorer` once and keep it until they finish, so a
+reload never changes the model under a request in flight; a failed reload leaves the old
+one serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.artifacts import LoadedModel, load_model
+from app.errors import ArtifactError, ModelNotReady
+from app.scoring import Scorer
+from app.taxonomy import LABEL_IDS, Taxonomy
+
+__all__ = ["Runtime"]
+
+logger = logging.getLogger("claimscan")
+
+
+@dataclass(frozen=True)
+class _Serving:
+    loaded: LoadedModel
+    scorer: Scorer
+
+
+class Runtime:
+    def __init__(self, models_dir: Path, taxonomy: Taxonomy) -> None:
+        self.models_dir = models_dir
+        self.taxonomy = taxonomy
+        self._serving: _Serving | None = None
+        self._reload_lock = threading.Lock()
+        self.draining = False
+
+    @property
+    def ready(self) -> bool:
+        return self._serving is not None and not self.draining
+
+    def current(self) -> _Serving:
+        serving = self._serving
+        if serving is None:
+            raise ModelNotReady("the model is not loaded yet; retry shortly")
+        return serving
+
+    def scorer(self) -> Scorer:
+        return self.current().scorer
+
+    def load(self) -> LoadedModel:
+        """Load what ``models/current`` names and swap it in; on failure keep the old model."""
+        with self._reload_lock:
+            loaded = load_model(self.models_dir, LABEL_IDS)
+            self._serving = _Serving(loaded, Scorer(loaded.model, self.taxonomy, loaded.version))
+            logger.info(
+                "model loaded", extra={"model_version": loaded.version, "path": str(loaded.directory)}
+            )
+            return loaded
+
+    def reload(self) -> tuple[str, str]:
+        """(previous version, new version); raises ArtifactError and keeps serving on failure."""
+        previous = self._serving.loaded.version if self._serving else "none"
+        try:
+            loaded = self.load()
+        except ArtifactError as exc:
+            logger.error("reload failed, keeping %s: %s", previous, exc)
+            raise
+        return previous, loaded.version
