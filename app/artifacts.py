@@ -91,9 +91,7 @@ def load_model(models_dir: Path, expected_labels: tuple[str, ...]) -> LoadedMode
         raise ArtifactError(f"{manifest_path}: manifest is missing; refusing to load {directory}") from exc
     except (OSError, ValueError) as exc:
         raise ArtifactError(f"{manifest_path}: unreadable manifest ({exc})") from exc
-    if not isinstance(manifest, dict) or not {"version", "model_file", "model_sha256", "labels"} <= set(
-        manifest
-    ):
+    if not isinstance(manifest, dict) or not {"version", "model_file", "model_sha256", "labels"} <= set(manifest):
         raise ArtifactError(f"{manifest_path}: manifest lacks version, model_file, model_sha256 or labels")
     if tuple(manifest["labels"]) != expected_labels:
         raise ArtifactError(

@@ -21,9 +21,7 @@ class Settings(BaseSettings):
         env_prefix="CLAIMSCAN_", env_file=".env", env_ignore_empty=True, extra="ignore", frozen=True
     )
 
-    model_dir: Path = Field(
-        default=ROOT / "models", description="Directory whose `current` file names the model"
-    )
+    model_dir: Path = Field(default=ROOT / "models", description="Directory whose `current` file names the model")
     taxonomy_path: Path = Field(default=DEFAULT_TAXONOMY_PATH, description="Label taxonomy YAML file")
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated API keys; empty leaves the API open"
@@ -32,9 +30,7 @@ class Settings(BaseSettings):
         default_factory=list, description="Comma-separated origins allowed by CORS; none by default"
     )
     max_document_chars: int = Field(default=100_000, ge=1, description="Largest document, in characters")
-    max_request_bytes: int = Field(
-        default=10_000_000, ge=1024, description="Largest JSON request body, in bytes"
-    )
+    max_request_bytes: int = Field(default=10_000_000, ge=1024, description="Largest JSON request body, in bytes")
     max_batch_documents: int = Field(default=1000, ge=1, description="Most documents in one JSON batch")
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Log level")
     log_format: Literal["json", "text"] = Field(default="json", description="Access and app log format")

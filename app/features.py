@@ -57,6 +57,12 @@ class FeatureConfig:
     word_weight: float = 1.0
     char_weight: float = 1.0
     cue_weight: float = 0.6
+    # Rows are divided by norm ** norm_power: 1.0 is plain L2; lower keeps a long sentence's
+    # strong words from being diluted by its many ordinary ones.
+    norm_power: float = 1.0
+    # Words shortly after a hedge ("may") or a negation ("no") also count as "h:word" / "n:word",
+    # so "may ease pain" and "eases pain" differ, as do "side effects" and "no side effects".
+    scope_features: bool = True
     use_chars: bool = True
     use_cues: bool = True
 
@@ -74,10 +80,32 @@ def build_vectorizer(config: FeatureConfig | None = None) -> ClaimVectorizer:
     return ClaimVectorizer(config or FeatureConfig())
 
 
-def _word_grams(tokens: list[str], n_max: int) -> list[str]:
+_HEDGES = frozenset(["may", "might", "could", "possibly", "potentially", "perhaps"])
+_NEGATIONS = frozenset(
+    [
+        *("not", "no", "never", "without", "zero", "non", "none", "nor", "cannot"),
+        *("don't", "doesn't", "isn't", "aren't", "won't", "can't", "wasn't", "hasn't"),
+    ]
+)
+_SCOPE = 4  # tokens after a cue that fall in its scope
+
+
+def _scoped(tokens: list[str]) -> list[tuple[str, int]]:
+    """("h:word" or "n:word", position) for every word in a hedge's or negation's scope."""
+    found: list[tuple[str, int]] = []
+    for i, token in enumerate(tokens):
+        prefix = "h:" if token in _HEDGES else "n:" if token in _NEGATIONS else None
+        if prefix is not None:
+            found.extend((prefix + tokens[j], j) for j in range(i + 1, min(i + 1 + _SCOPE, len(tokens))))
+    return found
+
+
+def _word_grams(tokens: list[str], n_max: int, scope: bool = False) -> list[str]:
     grams = list(tokens)
     for n in range(2, n_max + 1):
         grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+    if scope:
+        grams.extend(gram for gram, _ in _scoped(tokens))
     return grams
 
 
@@ -116,9 +144,7 @@ class ClaimVectorizer:
     _cue_patterns: dict[str, list[tuple[int, tuple[tuple[str, bool], ...]]]] = field(default_factory=dict)
     _prefix_lengths: tuple[int, ...] = ()
     _char_cache: dict[str, tuple[Any, Any]] = field(default_factory=dict, repr=False)
-    _cue_cache: dict[str, list[tuple[int, tuple[tuple[str, bool], ...]]]] = field(
-        default_factory=dict, repr=False
-    )
+    _cue_cache: dict[str, list[tuple[int, tuple[tuple[str, bool], ...]]]] = field(default_factory=dict, repr=False)
 
     # --- fitting ---------------------------------------------------------------------------
 
@@ -127,7 +153,7 @@ class ClaimVectorizer:
         char_df: Counter[str] = Counter()
         for text in texts:
             tokens = _TOKEN.findall(_normalise(text))
-            word_df.update(set(_word_grams(tokens, self.config.word_ngrams)))
+            word_df.update(set(_word_grams(tokens, self.config.word_ngrams, self.config.scope_features)))
             if self.config.use_chars:
                 char_df.update({g for t in set(tokens) for g in _char_grams(t, self.config.char_ngrams)})
         n = len(texts)
@@ -181,10 +207,11 @@ class ClaimVectorizer:
     def _word_part(self, token_lists: list[list[str]]) -> _Part:
         vocabulary = self.word_vocabulary_
         n_max = self.config.word_ngrams
+        scope = self.config.scope_features
         rows: list[int] = []
         cols: list[int] = []
         for row, tokens in enumerate(token_lists):
-            found = [i for i in map(vocabulary.get, _word_grams(tokens, n_max)) if i is not None]
+            found = [i for i in map(vocabulary.get, _word_grams(tokens, n_max, scope)) if i is not None]
             cols += found
             rows += [row] * len(found)
         return _tfidf_part(
@@ -194,6 +221,7 @@ class ClaimVectorizer:
             self.word_idf_,
             self.config.word_weight,
             0,
+            self.config.norm_power,
         )
 
     def _char_part(self, token_lists: list[list[str]], offset: int) -> _Part:
@@ -212,6 +240,7 @@ class ClaimVectorizer:
             self.char_idf_,
             self.config.char_weight,
             offset,
+            self.config.norm_power,
         )
 
     def _cue_part(self, texts: list[str], token_lists: list[list[str]], offset: int) -> _Part:
@@ -274,9 +303,7 @@ class ClaimVectorizer:
             for cue, tail in candidates:
                 end = i + 1
                 for word, prefix in tail:
-                    if end >= len(tokens) or not (
-                        tokens[end].startswith(word) if prefix else tokens[end] == word
-                    ):
+                    if end >= len(tokens) or not (tokens[end].startswith(word) if prefix else tokens[end] == word):
                         break
                     end += 1
                 else:
@@ -294,9 +321,7 @@ class ClaimVectorizer:
         return found
 
     def _derived_cues(self, text: str, tokens: list[str], fired: set[int]) -> set[int]:
-        derived = {
-            cue for cue, required, excluded in _CONJUNCTION_IDS if required <= fired and not excluded & fired
-        }
+        derived = {cue for cue, required, excluded in _CONJUNCTION_IDS if required <= fired and not excluded & fired}
         if 0 < len(tokens) <= 8 and not text.rstrip().endswith((".", "!", "?", ":", ";")):
             derived.add(_FRAGMENT_ID)
         return derived
@@ -318,6 +343,11 @@ class ClaimVectorizer:
                 index = self.word_vocabulary_.get(" ".join(tokens[i : i + n]))
                 if index is not None:
                     found.append(Occurrence(index, i, i + n))
+        if self.config.scope_features:
+            for gram, position in _scoped(tokens):
+                index = self.word_vocabulary_.get(gram)
+                if index is not None:
+                    found.append(Occurrence(index, position, position + 1))
         offset = len(self.word_vocabulary_)
         if self.config.use_chars:
             for i, token in enumerate(tokens):
@@ -361,7 +391,7 @@ def _vocabulary(df: Counter[str], n_docs: int, min_df: int) -> tuple[dict[str, i
     return vocabulary, idf
 
 
-def _tfidf_part(rows: Any, cols: Any, counts: Any, idf: Any, weight: float, offset: int) -> _Part:
+def _tfidf_part(rows: Any, cols: Any, counts: Any, idf: Any, weight: float, offset: int, power: float) -> _Part:
     """Sublinear TF-IDF, L2-normalised per row, of (row, column[, count]) triples."""
     if counts is None:  # raw occurrences: count them
         width = int(idf.shape[0]) or 1
@@ -369,5 +399,5 @@ def _tfidf_part(rows: Any, cols: Any, counts: Any, idf: Any, weight: float, offs
         rows, cols = keys // width, keys % width
     data = (1.0 + np.log(counts)) * idf[cols]
     norms = np.sqrt(np.bincount(rows, weights=data * data)) if len(rows) else np.zeros(0)
-    data = data / norms[rows] * weight
+    data = data / norms[rows] ** power * weight
     return rows, cols + offset, data

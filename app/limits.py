@@ -46,9 +46,7 @@ class BodyLimitMiddleware:
         await self.app(scope, limited_receive, send)
 
     def _message(self) -> str:
-        return (
-            f"request body is larger than the limit of {self.max_bytes:,} bytes (CLAIMSCAN_MAX_REQUEST_BYTES)"
-        )
+        return f"request body is larger than the limit of {self.max_bytes:,} bytes (CLAIMSCAN_MAX_REQUEST_BYTES)"
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

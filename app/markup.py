@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Literal
 
@@ -31,12 +31,25 @@ class Visible:
     text: str
     starts: list[int] | None = None
     ends: list[int] | None = None
+    # Markup wrapped around visible text ("[text](url)", "`code`", "<https://...>"), keyed by
+    # the visible index of its first (last) character: (its last (first) index, source edge).
+    wrapped_starts: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    wrapped_ends: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
 
     def to_source(self, start: int, end: int) -> tuple[int, int]:
         """Map a non-empty visible span to the source span that renders as it."""
         if self.starts is None or self.ends is None:
             return start, end
-        return self.starts[start], self.ends[end - 1]
+        source_start, source_end = self.starts[start], self.ends[end - 1]
+        # A span that covers a whole link or code span takes its markup along: "Read [our
+        # study](url)", not "Read [our study", which would render as different text.
+        for last, outer_start in self.wrapped_starts.get(start, ()):
+            if last < end:
+                source_start = min(source_start, outer_start)
+        for first, outer_end in self.wrapped_ends.get(end - 1, ()):
+            if first >= start:
+                source_end = max(source_end, outer_end)
+        return source_start, source_end
 
 
 class _Builder:
@@ -44,6 +57,8 @@ class _Builder:
         self.pieces: list[str] = []
         self.starts: list[int] = []
         self.ends: list[int] = []
+        self.wrapped_starts: dict[int, list[tuple[int, int]]] = {}
+        self.wrapped_ends: dict[int, list[tuple[int, int]]] = {}
 
     def emit_source(self, text: str, position: int) -> None:
         """Visible text copied one to one from ``source[position:position + len(text)]``."""
@@ -60,8 +75,15 @@ class _Builder:
     def emit_break(self, position: int, text: str = _BLOCK_BREAK) -> None:
         self.emit_decoded(text, position, position)
 
+    def wrap(self, first: int, start: int, end: int) -> None:
+        """The visible characters emitted since index ``first`` are wrapped in ``source[start:end]``."""
+        last = len(self.starts) - 1
+        if first <= last:
+            self.wrapped_starts.setdefault(first, []).append((last, start))
+            self.wrapped_ends.setdefault(last, []).append((first, end))
+
     def build(self) -> Visible:
-        return Visible("".join(self.pieces), self.starts, self.ends)
+        return Visible("".join(self.pieces), self.starts, self.ends, self.wrapped_starts, self.wrapped_ends)
 
 
 def extract_visible(source: str, fmt: Format) -> Visible:
@@ -230,11 +252,7 @@ def _markdown_visible(source: str) -> Visible:
         body = line.rstrip("\r\n")
         fence_match = _FENCE.match(body)
         if fence is not None:
-            if (
-                fence_match
-                and fence_match.group(1)[0] == fence[0]
-                and len(fence_match.group(1)) >= len(fence)
-            ):
+            if fence_match and fence_match.group(1)[0] == fence[0] and len(fence_match.group(1)) >= len(fence):
                 fence = None
             continue
         if fence_match:
@@ -272,7 +290,7 @@ def _inline(source: str, start: int, end: int, out: _Builder) -> None:
     while i < end:
         char = source[i]
         if char == "\\" and i + 1 < end and source[i + 1] in _ESCAPABLE:
-            out.emit_source(source[i + 1], i + 1)
+            out.emit_decoded(source[i + 1], i, i + 2)  # the backslash belongs to the character
             i += 2
         elif char == "`":
             i = _code_span(source, i, end, out)
@@ -289,7 +307,9 @@ def _inline(source: str, start: int, end: int, out: _Builder) -> None:
                 out.emit_source(char, i)
                 i += 1
             else:
+                first = len(out.starts)
                 _inline(source, i + 1, closed[0], out)
+                out.wrap(first, i, closed[1])
                 i = closed[1]
         elif char == "<":
             i = _angle(source, i, end, out)
@@ -315,7 +335,9 @@ def _code_span(source: str, i: int, end: int, out: _Builder) -> int:
     if close == -1:
         out.emit_source(ticks, i)
         return run_end
+    first = len(out.starts)
     out.emit_source(source[run_end:close], run_end)
+    out.wrap(first, i, close + len(ticks))
     return close + len(ticks)
 
 
@@ -347,7 +369,9 @@ def _link_end(source: str, bracket: int, end: int) -> tuple[int, int] | None:
 
 def _angle(source: str, i: int, end: int, out: _Builder) -> int:
     if autolink := _AUTOLINK.match(source, i, end):
+        first = len(out.starts)
         out.emit_source(autolink.group(1), i + 1)
+        out.wrap(first, i, autolink.end())
         return autolink.end()
     if tag := _HTML_TAG.match(source, i, end):
         if tag.group(1) and tag.group(1).lower() in _BLOCK_ELEMENTS:
@@ -364,9 +388,7 @@ def _delimiter_run(source: str, i: int, end: int, out: _Builder) -> int:
         run_end += 1
     before = source[i - 1] if i > 0 else " "
     after = source[run_end] if run_end < end else " "
-    literal = (before.isspace() and after.isspace()) or (
-        source[i] == "_" and before.isalnum() and after.isalnum()
-    )
+    literal = (before.isspace() and after.isspace()) or (source[i] == "_" and before.isalnum() and after.isalnum())
     if source[i] == "~" and run_end - i == 1:
         literal = True
     if literal:

@@ -80,9 +80,7 @@ class _JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str, fmt: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        _JsonFormatter() if fmt == "json" else logging.Formatter("%(levelname)s %(name)s %(message)s")
-    )
+    handler.setFormatter(_JsonFormatter() if fmt == "json" else logging.Formatter("%(levelname)s %(name)s %(message)s"))
     root = logging.getLogger("claimscan")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

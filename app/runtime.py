@@ -54,9 +54,7 @@ class Runtime:
         with self._reload_lock:
             loaded = load_model(self.models_dir, LABEL_IDS)
             self._serving = _Serving(loaded, Scorer(loaded.model, self.taxonomy, loaded.version))
-            logger.info(
-                "model loaded", extra={"model_version": loaded.version, "path": str(loaded.directory)}
-            )
+            logger.info("model loaded", extra={"model_version": loaded.version, "path": str(loaded.directory)})
             return loaded
 
     def reload(self) -> tuple[str, str]:

@@ -56,18 +56,14 @@ class Scorer:
     def score_many(self, requests: Sequence[DocumentRequest]) -> list[dict[str, Any]]:
         segmented = [self._segment(request) for request in requests]
         all_sentences = [sentence for doc in segmented for sentence in doc.sentences]
-        probabilities = (
-            self.model.predict_proba(all_sentences) if all_sentences else np.zeros((0, len(LABEL_IDS)))
-        )
+        probabilities = self.model.predict_proba(all_sentences) if all_sentences else np.zeros((0, len(LABEL_IDS)))
         flagged = probabilities >= self.model.thresholds
         results = []
         position = 0
         for doc in segmented:
             count = len(doc.sentences)
             results.append(
-                self._document(
-                    doc, probabilities[position : position + count], flagged[position : position + count]
-                )
+                self._document(doc, probabilities[position : position + count], flagged[position : position + count])
             )
             position += count
         return results
@@ -94,16 +90,12 @@ class Scorer:
             label_indices = [i for i in np.flatnonzero(flagged[index]).tolist() if LABEL_IDS[i] in wanted]
             if label_indices:
                 evidence_lists = (
-                    self.model.explain(sentence, label_indices)
-                    if request.explain
-                    else [[] for _ in label_indices]
+                    self.model.explain(sentence, label_indices) if request.explain else [[] for _ in label_indices]
                 )
                 visible_start = doc.spans[index][0]
                 for label_index, evidence in zip(label_indices, evidence_lists, strict=True):
                     row["flags"].append(
-                        self._flag(
-                            doc.visible, visible_start, sentence, label_index, probabilities[index], evidence
-                        )
+                        self._flag(doc.visible, visible_start, sentence, label_index, probabilities[index], evidence)
                     )
                     for item in row["flags"][-1]["evidence"]:
                         pending_offsets += [item["start"], item["end"]]
@@ -124,9 +116,7 @@ class Scorer:
         items = []
         for span in evidence:
             start, end = visible.to_source(visible_start + span.start, visible_start + span.end)
-            items.append(
-                {"text": sentence[span.start : span.end], "start": start, "end": end, "weight": span.weight}
-            )
+            items.append({"text": sentence[span.start : span.end], "start": start, "end": end, "weight": span.weight})
         return {
             "label": label.id,
             "name": label.name,
@@ -142,15 +132,9 @@ class Scorer:
     def _body(
         self, request: DocumentRequest, sentences: list[dict[str, Any]], flagged: Any, wanted: set[str]
     ) -> dict[str, Any]:
-        present = (
-            {LABEL_IDS[i] for i in np.flatnonzero(flagged.any(axis=0)).tolist()} if len(flagged) else set()
-        )
+        present = {LABEL_IDS[i] for i in np.flatnonzero(flagged.any(axis=0)).tolist()} if len(flagged) else set()
         document_flags = []
-        if (
-            "missing_risk_disclosure" in wanted
-            and present & CLAIM_LABELS
-            and "risk_disclosure" not in present
-        ):
+        if "missing_risk_disclosure" in wanted and present & CLAIM_LABELS and "risk_disclosure" not in present:
             label = self.taxonomy.label("missing_risk_disclosure")
             finding = self.taxonomy.document_findings["missing_risk_disclosure"]
             document_flags.append({"label": label.id, "severity": label.severity, "message": finding.message})

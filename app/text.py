@@ -106,6 +106,11 @@ ABBREVIATIONS = frozenset(
         "pp",
     ]
 )
+# Abbreviations that are also everyday words ("Just say no.", "Relax in the sun."): they only
+# abbreviate before a number ("No. 1", "Fig. 2"), so before a capital they end the sentence.
+_WORD_ABBREVIATIONS = frozenset(["no", "nos", "fig", "min", "max", "est", "mar", "wed", "sat", "sun"])
+# "etc." often ends a sentence: it does whenever the next word is capitalised.
+_FINAL_ABBREVIATIONS = frozenset(["etc"])
 
 
 def split_sentences(text: str) -> list[Span]:
@@ -167,26 +172,46 @@ def _continues(text: str, newline: int, end: int) -> bool:
     if before < 0 or after >= end:
         return False
     last, first = text[before], text[after]
-    return (last.isalnum() or last in ",;:-\u2013") and first.islower()
+    return (last.isalnum() or last in ",;:-\u2013") and first.islower() and not _list_marker(text, after, end)
+
+
+def _list_marker(text: str, position: int, end: int) -> bool:
+    """ "a. Fewer visits" or "ii) Less pain" at the start of a line: a new list item, not a wrap."""
+    marker_end = position
+    while marker_end < end and marker_end - position < 5 and text[marker_end].isalnum():
+        marker_end += 1
+    return (
+        marker_end + 1 < end
+        and text[marker_end] in ".)"
+        and text[marker_end + 1] in " \t"
+        and _BULLET_NUMBER.fullmatch(text, position, marker_end) is not None
+    )
 
 
 def _split_block(text: str, start: int, end: int) -> Iterator[Span]:
-    protected = _protected_ranges(text, start, end)
-    sentence_start = start
+    protected = _protected_ranges(text, start, end)  # sorted by start
+    next_protected = 0
+    protected_until = start
+    sentence_start = _skip_space(text, start, end)
     for match in _TERMINATOR_RUN.finditer(text, start, end):
-        boundary = _boundary_after(text, match.start(), match.end(), end, sentence_start, protected)
+        run_start = match.start()
+        # Runs come in order, so one forward walk over the protected ranges keeps this linear.
+        while next_protected < len(protected) and protected[next_protected][0] <= run_start:
+            protected_until = max(protected_until, protected[next_protected][1])
+            next_protected += 1
+        if run_start < protected_until:
+            continue
+        boundary = _boundary_after(text, run_start, match.end(), end, sentence_start)
         if boundary is not None:
             yield (sentence_start, boundary)
-            sentence_start = boundary
+            sentence_start = _skip_space(text, boundary, end)
     yield (sentence_start, end)
 
 
-def _boundary_after(
-    text: str, run_start: int, run_end: int, end: int, sentence_start: int, protected: list[Span]
-) -> int | None:
-    """Return where the sentence ends if the punctuation run at [run_start, run_end) ends one."""
-    if any(lo <= run_start < hi for lo, hi in protected):
-        return None
+def _boundary_after(text: str, run_start: int, run_end: int, end: int, sentence_start: int) -> int | None:
+    """Return where the sentence ends if the punctuation run at [run_start, run_end) ends one.
+
+    ``sentence_start`` is the first non-whitespace position of the current sentence."""
     close = run_end
     while close < end and (text[close] in _CLOSERS or _is_symbol(text[close])):
         close += 1
@@ -198,8 +223,8 @@ def _boundary_after(
     if not following.isspace():
         return close if _tight_break(text, run, run_start, close, following) else None
     next_char = _next_visible(text, close, end)
-    if next_char is None:
-        return None
+    if next_char is None or next_char in _TERMINATORS:
+        return None  # more punctuation follows ("Wait. . . It works"): it ends the sentence instead
     if run[-1] in _TIGHT_TERMINATORS or run[-1] in "!?\u203c\u2047\u2048\u2049\u061f":
         return close
     if run == "." and not _full_stop_ends(text, run_start, sentence_start, next_char):
@@ -240,25 +265,29 @@ def _absorb_trailing_symbols(text: str, close: int, end: int) -> int:
 
 
 def _full_stop_ends(text: str, dot: int, sentence_start: int, next_char: str) -> bool:
-    while sentence_start < dot and text[sentence_start].isspace():
-        sentence_start += 1
     word_start = dot
-    while (
-        word_start > sentence_start
-        and not text[word_start - 1].isspace()
-        and text[word_start - 1] not in "(["
-    ):
+    while word_start > sentence_start and not text[word_start - 1].isspace() and text[word_start - 1] not in "([":
         word_start -= 1
     word = text[word_start:dot].lower().strip("\"'\u201c\u2018")
+    if word in _FINAL_ABBREVIATIONS:
+        return not next_char.islower()
+    if word in _WORD_ABBREVIATIONS:
+        return not (next_char.islower() or next_char.isdigit())
     if word in ABBREVIATIONS:
         return False
     if len(word) == 1 and word.isalpha():
         return False  # an initial, as in "J. Smith"
-    if "." in word and all(len(part) <= 2 for part in word.split(".")):
+    if "." in word and all(len(part) <= 2 and part.isalpha() for part in word.split(".")):
         return False  # dotted initialisms: "U.S.", "a.m."
     if word_start == sentence_start and _BULLET_NUMBER.fullmatch(word):
         return False  # "1. Rapid relief" or "b. Fewer visits": a list marker, not a sentence
     return not next_char.islower()
+
+
+def _skip_space(text: str, position: int, end: int) -> int:
+    while position < end and text[position].isspace():
+        position += 1
+    return position
 
 
 def _next_visible(text: str, position: int, end: int) -> str | None:
@@ -279,8 +308,12 @@ def _is_symbol(char: str) -> bool:
 def _protected_ranges(text: str, start: int, end: int) -> list[Span]:
     """URLs and e-mail addresses, whose dots never end a sentence."""
     ranges: list[Span] = []
-    for match in _URL_START.finditer(text, start, end):
-        ranges.append((match.start(), _token_end(text, match.end(), end)))
+    # Resume after each URL, not after its "www.": "www.www.www..." must not rescan the rest.
+    match = _URL_START.search(text, start, end)
+    while match is not None:
+        token_end = _token_end(text, match.end(), end)
+        ranges.append((match.start(), token_end))
+        match = _URL_START.search(text, max(token_end, match.end()), end)
     at = text.find("@", start, end)
     while at != -1:
         left = at
@@ -290,6 +323,7 @@ def _protected_ranges(text: str, start: int, end: int) -> list[Span]:
         if left < at and "." in text[at:right]:
             ranges.append((left, right))
         at = text.find("@", right if right > at else at + 1, end)
+    ranges.sort()
     return ranges
 
 

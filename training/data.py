@@ -82,9 +82,7 @@ def load_corpus(files: list[Path], require_group: bool = True) -> list[Example]:
                 raise CorpusError(f"{where}: labels must be a list of label ids")
             unknown = sorted(set(labels) - set(LABEL_IDS))
             if unknown:
-                raise CorpusError(
-                    f"{where}: unknown label(s) {', '.join(unknown)}; known: {', '.join(LABEL_IDS)}"
-                )
+                raise CorpusError(f"{where}: unknown label(s) {', '.join(unknown)}; known: {', '.join(LABEL_IDS)}")
             key = " ".join(text.lower().split())
             if key in seen_texts:
                 raise CorpusError(f"{where}: duplicate text (first at {seen_texts[key]})")

@@ -94,6 +94,9 @@ def write_report(path: Path, facts: dict[str, Any]) -> None:
         "",
         "The baseline labels a sentence when the model's own cue lexicons fire (training/baseline.py).",
         "",
+        f"Length robustness: consecutive held-out sentences of one page joined into one long sentence "
+        f"({facts['joined_test']['n']} of them) score macro-F1 {facts['joined_test']['macro_f1']:.3f}.",
+        "",
         "![precision-recall curves](pr_curves.png)",
         "",
         "## Thresholds",

@@ -38,10 +38,9 @@ class Family:
 
 
 FAMILIES = (
-    Family("logreg_words", "logreg", 8.0, FeatureConfig(use_chars=False, use_cues=False)),
-    Family("logreg_words_chars_cues", "logreg", 4.0, FeatureConfig()),
-    Family("logreg_words_chars_cues_c8", "logreg", 8.0, FeatureConfig()),
-    Family("linear_svm_words_chars_cues", "svm", 0.3, FeatureConfig()),
+    Family("logreg_words", "logreg", 16.0, FeatureConfig(use_chars=False, use_cues=False)),
+    Family("logreg_words_chars_cues", "logreg", 16.0, FeatureConfig()),
+    Family("linear_svm_words_chars_cues", "svm", 1.0, FeatureConfig()),
 )
 
 
@@ -51,7 +50,7 @@ def _fit_linear(x: Any, y: np.ndarray, family: Family, seed: int) -> tuple[np.nd
     for column in range(y.shape[1]):
         if family.estimator == "logreg":
             estimator: Any = LogisticRegression(
-                C=family.c, class_weight="balanced", solver="liblinear", max_iter=2000, random_state=seed
+                C=family.c, class_weight="balanced", solver="liblinear", dual=True, max_iter=5000, random_state=seed
             )
         else:
             estimator = LinearSVC(C=family.c, class_weight="balanced", max_iter=5000, random_state=seed)
@@ -103,16 +102,15 @@ def calibrate(decisions: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _apply_calibration(decisions: np.ndarray, calibration: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-(decisions * calibration[:, 0] + calibration[:, 1])))
+    probabilities: np.ndarray = 1.0 / (1.0 + np.exp(-(decisions * calibration[:, 0] + calibration[:, 1])))
+    return probabilities
 
 
 def tune_thresholds(probabilities: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Per label, the cut-off on out-of-fold probabilities with the best F1 (ties: the lower)."""
     thresholds = np.zeros(y.shape[1])
     for column in range(y.shape[1]):
-        scores = [
-            f1_score(y[:, column], probabilities[:, column] >= t, zero_division=0) for t in THRESHOLD_GRID
-        ]
+        scores = [f1_score(y[:, column], probabilities[:, column] >= t, zero_division=0) for t in THRESHOLD_GRID]
         thresholds[column] = THRESHOLD_GRID[int(np.argmax(scores))]
     return thresholds
 

@@ -20,6 +20,7 @@ import numpy as np
 from app.artifacts import save_model
 from app.scoring import Scorer
 from app.taxonomy import LABEL_IDS, load_taxonomy
+from training.augment import joined_pairs
 from training.baseline import predict_baseline
 from training.data import CorpusError, corpus_sha256, data_files, label_matrix, load_corpus, split_by_group
 from training.metrics import format_table, label_report
@@ -46,10 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", type=Path, default=ROOT / "models", help="models directory")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--join-fraction", type=float, default=0.6, help="share of sentence pairs joined")
     parser.add_argument("--families", nargs="*", help="limit model selection to these family names")
-    parser.add_argument(
-        "--no-current", action="store_true", help="write the version but leave models/current"
-    )
+    parser.add_argument("--no-current", action="store_true", help="write the version but leave models/current")
     args = parser.parse_args(argv)
     started = time.perf_counter()
 
@@ -65,9 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     train_idx, test_idx = split_by_group(examples, args.seed)
     train = [examples[i] for i in train_idx]
     test = [examples[i] for i in test_idx]
-    texts, y = [e.text for e in train], label_matrix(train)
-    groups = [e.group for e in train]
     _progress(f"split by page: {len(train)} train / {len(test)} test sentences", started)
+    augmented = train + joined_pairs(train, args.seed, args.join_fraction)
+    texts, y = [e.text for e in augmented], label_matrix(augmented)
+    groups = [e.group for e in augmented]
+    _progress(f"added {len(augmented) - len(train)} joined sentence pairs for length robustness", started)
 
     families = [f for f in FAMILIES if not args.families or f.name in args.families]
     if not families:
@@ -92,12 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     scorer = Scorer(model, taxonomy, "candidate")
     test_report = label_report(test_y, predicted_matrix(scorer, test_texts))
     baseline_report = label_report(test_y, predict_baseline(model.vectorizer, test_texts))
+    joined_test = joined_pairs(test, args.seed, 1.0)
+    joined_report = label_report(label_matrix(joined_test), predicted_matrix(scorer, [e.text for e in joined_test]))
     probabilities = model.predict_proba(test_texts)
-    brier = {
-        label: float(np.mean((probabilities[:, k] - test_y[:, k]) ** 2)) for k, label in enumerate(LABEL_IDS)
-    }
+    brier = {label: float(np.mean((probabilities[:, k] - test_y[:, k]) ** 2)) for k, label in enumerate(LABEL_IDS)}
     _progress("held-out test:\n" + format_table(test_report), started)
     _progress(f"keyword baseline macro-F1 {baseline_report['macro_f1']:.3f}", started)
+    _progress(f"held-out pages joined into long sentences: macro-F1 {joined_report['macro_f1']:.3f}", started)
 
     config_hash = hashlib.sha256(json.dumps(family.describe(), sort_keys=True).encode()).hexdigest()
     version = f"{datetime.now(UTC):%Y%m%d}-{data_hash[:8]}-{config_hash[:4]}"
@@ -106,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics = {
         "test": test_report,
         "baseline": baseline_report,
+        "joined_test": joined_report,
         "brier": brier,
         "cv": {row["family"]["name"]: row["cv_macro_f1"] for row in comparison_rows},
     }
@@ -119,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             "seed": args.seed,
             "family": family.describe(),
             "n_train": len(train),
+            "n_train_joined": len(augmented) - len(train),
             "n_test": len(test),
             "n_features": model.vectorizer.n_features,
             "metrics": metrics,
@@ -142,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             "chosen": family.name,
             "test": test_report,
             "baseline": baseline_report,
+            "joined_test": joined_report,
             "brier": brier,
             "thresholds": manifest["thresholds"],
             "model_bytes": manifest["model_bytes"],

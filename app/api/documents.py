@@ -31,9 +31,7 @@ def validate_document(raw: Any, max_chars: int) -> DocumentRequest:
     try:
         return to_document(ScoreRequest.model_validate(raw), max_chars)
     except ValidationError as exc:
-        raise InvalidInput(
-            "the document does not match the schema", validation_details(exc.errors())
-        ) from exc
+        raise InvalidInput("the document does not match the schema", validation_details(exc.errors())) from exc
 
 
 def identifier_of(raw: Any) -> str | None:

@@ -56,9 +56,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return error_response(NotFound(f"no route for {request.url.path}"))
     if exc.status_code == 405:
         allowed = (exc.headers or {}).get("Allow")
-        return error_response(
-            MethodNotAllowed(f"{request.method} is not allowed here"), {"Allow": allowed or ""}
-        )
+        return error_response(MethodNotAllowed(f"{request.method} is not allowed here"), {"Allow": allowed or ""})
     body = {"error": {"code": f"http_{exc.status_code}", "message": str(exc.detail), "details": None}}
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 

@@ -18,7 +18,7 @@ def labels(runtime: RuntimeDep) -> LabelsResponse:
     return LabelsResponse(
         labels=[
             LabelInfo(
-                id=label.id,  # type: ignore[arg-type]
+                id=label.id,
                 name=label.name,
                 severity=label.severity,
                 description=label.description,

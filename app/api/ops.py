@@ -40,9 +40,7 @@ def readyz(runtime: RuntimeDep) -> Response:
     "/metrics",
     dependencies=[Depends(require_api_key)],
     response_class=Response,
-    responses={
-        200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text"}
-    },
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text"}},
     summary="Prometheus metrics",
 )
 def metrics(metrics: MetricsDep) -> Response:

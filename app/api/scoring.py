@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from app.api.deps import MetricsDep, RuntimeDep, SettingsDep, require_api_key
 from app.api.documents import dumps, error_item, to_document, validate_document
@@ -40,10 +41,28 @@ class JSONBytes(Response):
     media_type = "application/json"
 
 
+class InterleavedStream(Response):
+    """Streams a body that is produced while the request body is still being read.
+
+    Starlette's StreamingResponse listens for client disconnects by calling ``receive()``
+    concurrently, which would swallow the request-body messages this stream is reading.
+    """
+
+    media_type = "application/x-ndjson"
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        super().__init__(media_type=self.media_type)
+        self.chunks = chunks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        async for chunk in self.chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
 @router.post("/score", response_model=ScoreResponse, responses=_ERRORS, summary="Score one document")
-async def score(
-    body: ScoreRequest, runtime: RuntimeDep, settings: SettingsDep, metrics: MetricsDep
-) -> Response:
+async def score(body: ScoreRequest, runtime: RuntimeDep, settings: SettingsDep, metrics: MetricsDep) -> Response:
     """Split the document into sentences and return the flags of each, with explanations."""
     document = to_document(body, settings.max_document_chars)
     scorer = runtime.scorer()
@@ -94,17 +113,14 @@ _BATCH_BODY = {
     openapi_extra=_BATCH_BODY,
     summary="Score many documents",
 )
-async def score_batch(
-    request: Request, runtime: RuntimeDep, settings: SettingsDep, metrics: MetricsDep
-) -> Response:
+async def score_batch(request: Request, runtime: RuntimeDep, settings: SettingsDep, metrics: MetricsDep) -> Response:
     """Score a JSON list of documents, or stream an NDJSON file line by line. A bad document
     yields an error item in its place and never fails the others."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     scorer = runtime.scorer()
     if content_type in NDJSON_TYPES:
-        return StreamingResponse(
-            _stream_ndjson(request, scorer, settings.max_document_chars, settings.max_request_bytes, metrics),
-            media_type="application/x-ndjson",
+        return InterleavedStream(
+            _stream_ndjson(request, scorer, settings.max_document_chars, settings.max_request_bytes, metrics)
         )
     if content_type not in ("application/json", ""):
         raise UnsupportedMediaType(
@@ -134,9 +150,7 @@ def _batch_documents(raw: bytes, limit: int) -> list[Any]:
         except (ValueError, RecursionError) as exc:
             raise MalformedRequest("the request body is not valid JSON") from exc
     if not isinstance(payload, dict) or not isinstance(payload.get("documents"), list):
-        raise InvalidInput(
-            "the body must be an object with a 'documents' list", {"loc": ["body", "documents"]}
-        )
+        raise InvalidInput("the body must be an object with a 'documents' list", {"loc": ["body", "documents"]})
     extra = sorted(set(payload) - {"documents"})
     if extra:
         raise InvalidInput(f"unknown field(s): {', '.join(extra)}", {"loc": ["body", *extra]})
@@ -199,8 +213,7 @@ async def _stream_ndjson(
         scored = await run_in_threadpool(scorer.score_many, documents)
         bodies = iter(scored)
         out = [
-            dumps(next(bodies) if isinstance(item, DocumentRequest) else error_item(raw, item))
-            for raw, item in pending
+            dumps(next(bodies) if isinstance(item, DocumentRequest) else error_item(raw, item)) for raw, item in pending
         ]
         metrics.observe_documents(scored)
         pending.clear()
