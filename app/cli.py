@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from app.config import get_settings
@@ -77,6 +79,11 @@ def _score_remote(url: str, requests: list[dict[str, Any]], api_key: str | None)
     return results
 
 
+def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
+    """SIGTERM before uvicorn takes over, or re-raised by uvicorn once it has drained: a clean stop."""
+    raise SystemExit(0)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="claimscan", description="Flag compliance risks in health marketing.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -97,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         import uvicorn
 
         settings = get_settings()
+        # uvicorn re-raises SIGTERM after a graceful shutdown, which would end a single-process server
+        # "killed by signal" (exit 143) although every request finished; with a handler there, it exits 0.
+        signal.signal(signal.SIGTERM, _exit_cleanly)
         uvicorn.run(
             "app.main:app",
             host=args.host or settings.host,

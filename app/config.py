@@ -16,12 +16,20 @@ __all__ = ["Settings", "get_settings"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _default_model_dir() -> Path:
+    """The checkout's models/ when run from source; ./models for an installed package."""
+    checkout = ROOT / "models"
+    return checkout if checkout.is_dir() else Path("models")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CLAIMSCAN_", env_file=".env", env_ignore_empty=True, extra="ignore", frozen=True
     )
 
-    model_dir: Path = Field(default=ROOT / "models", description="Directory whose `current` file names the model")
+    model_dir: Path = Field(
+        default_factory=_default_model_dir, description="Directory whose `current` file names the model"
+    )
     taxonomy_path: Path = Field(default=DEFAULT_TAXONOMY_PATH, description="Label taxonomy YAML file")
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated API keys; empty leaves the API open"
@@ -34,7 +42,9 @@ class Settings(BaseSettings):
     max_batch_documents: int = Field(default=1000, ge=1, description="Most documents in one JSON batch")
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Log level")
     log_format: Literal["json", "text"] = Field(default="json", description="Access and app log format")
-    host: str = Field(default="127.0.0.1", description="Address `make run` and `claimscan serve` bind to")
+    host: str = Field(
+        default="127.0.0.1", description="Address `claimscan serve` binds to (`make run` and the image use 0.0.0.0)"
+    )
     port: int = Field(default=8000, ge=1, le=65535, description="Port to listen on")
     workers: int = Field(default=1, ge=1, le=64, description="Worker processes for `claimscan serve`")
 

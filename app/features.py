@@ -20,6 +20,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ import scipy.sparse as sp
 
 from app.cues import CONJUNCTIONS, CUES
 
-__all__ = ["ClaimVectorizer", "FeatureConfig", "Occurrence", "build_vectorizer", "tokenize"]
+__all__ = ["ClaimVectorizer", "FeatureConfig", "Occurrences", "build_vectorizer", "tokenize"]
 
 _TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*|[%#$]")
 _NORMALISE = str.maketrans({**{str(d): "0" for d in range(10)}, "\u2019": "'"})
@@ -68,12 +69,15 @@ class FeatureConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class Occurrence:
-    """Feature ``feature`` was produced by tokens ``[first, last)`` of the sentence."""
+class Occurrences:
+    """Parallel arrays: in text ``rows[i]``, feature ``features[i]`` was produced ``counts[i]``
+    times by the tokens ``[firsts[i], firsts[i] + widths[i])``."""
 
-    feature: int
-    first: int
-    last: int
+    rows: Any
+    features: Any
+    firsts: Any
+    widths: Any
+    counts: Any
 
 
 def build_vectorizer(config: FeatureConfig | None = None) -> ClaimVectorizer:
@@ -87,23 +91,39 @@ _NEGATIONS = frozenset(
         *("don't", "doesn't", "isn't", "aren't", "won't", "can't", "wasn't", "hasn't"),
     ]
 )
+_SCOPE_CUES = _HEDGES | _NEGATIONS
+
+
+@lru_cache(maxsize=512)
+def _gram_positions_cached(length: int, n_max: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    firsts = tuple(i for n in range(1, n_max + 1) for i in range(length - n + 1))
+    widths = tuple(n for n in range(1, n_max + 1) for _ in range(length - n + 1))
+    return firsts, widths
+
+
+def _gram_positions(length: int, n_max: int) -> tuple[list[int], list[int]]:
+    """First token and width of each gram _word_grams makes, in the same order."""
+    firsts, widths = _gram_positions_cached(length, n_max)
+    return list(firsts), list(widths)
+
+
 _SCOPE = 4  # tokens after a cue that fall in its scope
 
 
 def _scoped(tokens: list[str]) -> list[tuple[str, int]]:
     """("h:word" or "n:word", position) for every word in a hedge's or negation's scope."""
     found: list[tuple[str, int]] = []
-    for i, token in enumerate(tokens):
-        prefix = "h:" if token in _HEDGES else "n:" if token in _NEGATIONS else None
-        if prefix is not None:
-            found.extend((prefix + tokens[j], j) for j in range(i + 1, min(i + 1 + _SCOPE, len(tokens))))
+    for i in [i for i, token in enumerate(tokens) if token in _SCOPE_CUES]:
+        prefix = "h:" if tokens[i] in _HEDGES else "n:"
+        found.extend((prefix + tokens[j], j) for j in range(i + 1, min(i + 1 + _SCOPE, len(tokens))))
     return found
 
 
 def _word_grams(tokens: list[str], n_max: int, scope: bool = False) -> list[str]:
     grams = list(tokens)
     for n in range(2, n_max + 1):
-        grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+        # map over zip runs in C: several times faster than joining slices in a generator
+        grams.extend(map(" ".join, zip(*(tokens[k:] for k in range(n)), strict=False)))
     if scope:
         grams.extend(gram for gram, _ in _scoped(tokens))
     return grams
@@ -259,6 +279,15 @@ class ClaimVectorizer:
 
     def _word_table(self, words: list[str]) -> sp.csr_matrix:
         """Character n-gram counts of each word, one row per word, from the per-word cache."""
+        entries = self._word_entries(words)
+        indptr = np.zeros(len(words) + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum([len(e[0]) for e in entries])
+        indices = np.concatenate([e[0] for e in entries]) if entries else np.zeros(0, np.int32)
+        data = np.concatenate([e[1] for e in entries]) if entries else np.zeros(0)
+        return sp.csr_matrix((data, indices, indptr), shape=(len(words), len(self.char_vocabulary_)))
+
+    def _word_entries(self, words: list[str]) -> list[tuple[Any, Any]]:
+        """(character n-gram indices, counts) of each word, computed once per word and cached."""
         if len(self._char_cache) > _CACHE_LIMIT:
             self._char_cache = {}
         entries = []
@@ -276,11 +305,7 @@ class ClaimVectorizer:
                 )
                 self._char_cache[word] = entry
             entries.append(entry)
-        indptr = np.zeros(len(words) + 1, dtype=np.int64)
-        indptr[1:] = np.cumsum([len(e[0]) for e in entries])
-        indices = np.concatenate([e[0] for e in entries]) if entries else np.zeros(0, np.int32)
-        data = np.concatenate([e[1] for e in entries]) if entries else np.zeros(0)
-        return sp.csr_matrix((data, indices, indptr), shape=(len(words), len(self.char_vocabulary_)))
+        return entries
 
     def _cue_block(self, texts: list[str], token_lists: list[list[str]]) -> sp.csr_matrix:
         rows: list[int] = []
@@ -296,10 +321,9 @@ class ClaimVectorizer:
     def _cue_matches(self, tokens: list[str]) -> list[tuple[int, int, int]]:
         """(cue id, first token, end token) for every cue phrase in ``tokens``."""
         matches = []
-        for i, token in enumerate(tokens):
-            candidates = self._cue_cache.get(token)
+        for i, candidates in enumerate(map(self._cue_cache.get, tokens)):
             if candidates is None:
-                candidates = self._cue_candidates(token)
+                candidates = self._cue_candidates(tokens[i])
             for cue, tail in candidates:
                 end = i + 1
                 for word, prefix in tail:
@@ -334,40 +358,74 @@ class ClaimVectorizer:
 
     # --- explaining ------------------------------------------------------------------------
 
-    def occurrences(self, text: str) -> tuple[list[tuple[int, int]], list[Occurrence]]:
-        """Token spans of ``text`` and every feature occurrence, as token ranges."""
-        tokens, spans = tokenize(text)
-        found: list[Occurrence] = []
-        for n in range(1, self.config.word_ngrams + 1):
-            for i in range(len(tokens) - n + 1):
-                index = self.word_vocabulary_.get(" ".join(tokens[i : i + n]))
+    def occurrences(self, texts: list[str]) -> tuple[list[list[tuple[int, int]]], Occurrences]:
+        """Token spans of each text, and every feature occurrence of all of them as parallel arrays."""
+        all_spans: list[list[tuple[int, int]]] = []
+        rows: list[int] = []
+        features: list[int] = []
+        firsts: list[int] = []
+        widths: list[int] = []
+        char_parts: list[tuple[int, list[str]]] = []
+        vocabulary_get = self.word_vocabulary_.get
+        cue_offset = len(self.word_vocabulary_) + len(self.char_vocabulary_)
+        n_max = self.config.word_ngrams
+        for row, text in enumerate(texts):
+            tokens, spans = tokenize(text)
+            all_spans.append(spans)
+            length = len(tokens)
+            grams = _word_grams(tokens, n_max)
+            gram_firsts, gram_widths = _gram_positions(length, n_max)
+            if self.config.scope_features:
+                scoped = _scoped(tokens)
+                grams += [gram for gram, _ in scoped]
+                gram_firsts += [position for _, position in scoped]
+                gram_widths += [1] * len(scoped)
+            for index, first, width in zip(map(vocabulary_get, grams), gram_firsts, gram_widths, strict=True):
                 if index is not None:
-                    found.append(Occurrence(index, i, i + n))
-        if self.config.scope_features:
-            for gram, position in _scoped(tokens):
-                index = self.word_vocabulary_.get(gram)
-                if index is not None:
-                    found.append(Occurrence(index, position, position + 1))
-        offset = len(self.word_vocabulary_)
-        if self.config.use_chars:
-            for i, token in enumerate(tokens):
-                for gram in _char_grams(token, self.config.char_ngrams):
-                    index = self.char_vocabulary_.get(gram)
-                    if index is not None:
-                        found.append(Occurrence(offset + index, i, i + 1))
-        offset += len(self.char_vocabulary_)
-        if self.config.use_cues:
-            matches = self._cue_matches(tokens)
-            found.extend(Occurrence(offset + cue, first, last) for cue, first, last in matches)
-            fired = {cue for cue, _, _ in matches}
-            names = list(CUES)
-            for conjunction in self._derived_cues(text, tokens, fired):
-                name = self.cue_names_[conjunction]
-                required = CONJUNCTIONS[name][0] if name in CONJUNCTIONS else ()
-                for cue, first, last in matches:
-                    if names[cue] in required:
-                        found.append(Occurrence(offset + conjunction, first, last))
-        return spans, found
+                    rows.append(row)
+                    features.append(index)
+                    firsts.append(first)
+                    widths.append(width)
+            if self.config.use_chars and tokens:
+                char_parts.append((row, tokens))
+            if self.config.use_cues:
+                matches = self._cue_matches(tokens)
+                fired = {cue for cue, _, _ in matches}
+                found = list(matches)
+                for conjunction in self._derived_cues(text, tokens, fired):
+                    required = _CONJUNCTION_REQUIRED.get(conjunction, frozenset())
+                    found += [(conjunction, first, last) for cue, first, last in matches if cue in required]
+                for cue, first, last in found:
+                    rows.append(row)
+                    features.append(cue_offset + cue)
+                    firsts.append(first)
+                    widths.append(last - first)
+        parts = [
+            (
+                np.array(rows, np.int64),
+                np.array(features, np.int64),
+                np.array(firsts, np.int64),
+                np.array(widths, np.int64),
+                np.ones(len(rows)),
+            )
+        ]
+        if char_parts:
+            # A word's character n-grams come straight from the cached word table, with their counts.
+            offset = len(self.word_vocabulary_)
+            for row, tokens in char_parts:
+                entries = self._word_entries(tokens)
+                lengths = [len(entry[0]) for entry in entries]
+                total = sum(lengths)
+                parts.append(
+                    (
+                        np.full(total, row, np.int64),
+                        np.concatenate([entry[0] for entry in entries]).astype(np.int64) + offset,
+                        np.repeat(np.arange(len(tokens)), lengths),
+                        np.ones(total, np.int64),
+                        np.concatenate([entry[1] for entry in entries]),
+                    )
+                )
+        return all_spans, Occurrences(*(np.concatenate(column) for column in zip(*parts, strict=True)))
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -381,6 +439,8 @@ _CONJUNCTION_IDS = [
     for i, (required, excluded) in enumerate(CONJUNCTIONS.values())
 ]
 _FRAGMENT_ID = len(CUES) + len(CONJUNCTIONS)
+# A conjunction's evidence is the phrases of the cues it requires.
+_CONJUNCTION_REQUIRED = {cue: required for cue, required, _ in _CONJUNCTION_IDS}
 _Part = tuple[Any, Any, Any]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Literal
@@ -227,16 +228,28 @@ class _HtmlExtractor(HTMLParser):
     def unknown_decl(self, data: str) -> None:
         pass
 
+    def parse_marked_section(self, i: int, report: bool = True) -> int:
+        # CPython's parser raises AssertionError on a malformed "<![0" or "<![foo ...]>";
+        # browsers treat it as a bogus comment up to the next ">", and so do we.
+        position = self.lineno, self.offset
+        try:
+            return super().parse_marked_section(i, report)
+        except AssertionError:
+            self.lineno, self.offset = position  # it moved the position before raising
+            close = self.rawdata.find(">", i + 3)
+            return -1 if close == -1 else close + 1
+
 
 # --- Markdown -------------------------------------------------------------------------------
 
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 _RULE = re.compile(r" {0,3}([-*_=])[ \t]*(?:\1[ \t]*){2,}$")
 _REFERENCE_DEFINITION = re.compile(r" {0,3}\[[^\]]+\]:[ \t]*\S")
-_TABLE_DIVIDER = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
+# No two adjacent runs of the same characters (as in "[ \t]*\|?[ \t]*"): a near miss must not
+# backtrack quadratically over a long run of spaces.
+_TABLE_DIVIDER = re.compile(r"[ \t]*(?:\|[ \t]*)?:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*(?:\|[ \t]*)?$")
 _BLOCK_PREFIX = re.compile(r"[ \t]*(?:>[ \t]?)*[ \t]*(?:(#{1,6})(?:[ \t]+|$)|[-*+][ \t]+|\d{1,9}[.)][ \t]+)?")
-_CLOSING_HASHES = re.compile(r"[ \t]+#+[ \t]*$")
-_HTML_TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9-]*)[^<>]*>|<!--.*?-->")
+_HTML_TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9-]*+)[^<>]*>")  # possessive: no backtracking
 _AUTOLINK = re.compile(r"<((?:https?|mailto):[^<>\s]+)>")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
 _ESCAPABLE = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
@@ -271,8 +284,7 @@ def _markdown_visible(source: str) -> Visible:
         content_end = len(body)
         starts_block = bool(prefix and prefix.group(0).strip())
         if prefix and prefix.group(1):
-            closing = _CLOSING_HASHES.search(body, content_start)
-            content_end = closing.start() if closing else content_end
+            content_end = _closing_hashes(body, content_start)
         hard_break = body.endswith("  ") or body.endswith("\\")
         if starts_block or not in_paragraph:
             out.emit_break(line_start)
@@ -285,9 +297,32 @@ def _markdown_visible(source: str) -> Visible:
     return out.build()
 
 
+def _closing_hashes(body: str, start: int) -> int:
+    """Where the content of an ATX heading ends: before "  ##" closing it, if any."""
+    end = len(body.rstrip(" \t"))
+    hashes = end
+    while hashes > start and body[hashes - 1] == "#":
+        hashes -= 1
+    spaces = hashes
+    while spaces > start and body[spaces - 1] in " \t":
+        spaces -= 1
+    return spaces if start <= spaces < hashes < end else len(body)
+
+
 def _inline(source: str, start: int, end: int, out: _Builder) -> None:
+    brackets = _Brackets(source, start, end)
+    # Links nest; an explicit stack (resume at, outer end, first visible index, link start)
+    # instead of recursion keeps "[[[[...]]]]" from exhausting the Python stack.
+    links: list[tuple[int, int, int, int]] = []
     i = start
-    while i < end:
+    while True:
+        if i >= end:
+            if not links:
+                return
+            resume, end, first, link_start = links.pop()
+            out.wrap(first, link_start, resume)
+            i = resume
+            continue
         char = source[i]
         if char == "\\" and i + 1 < end and source[i + 1] in _ESCAPABLE:
             out.emit_decoded(source[i + 1], i, i + 2)  # the backslash belongs to the character
@@ -295,22 +330,20 @@ def _inline(source: str, start: int, end: int, out: _Builder) -> None:
         elif char == "`":
             i = _code_span(source, i, end, out)
         elif char == "!" and source.startswith("[", i + 1):
-            closed = _link_end(source, i + 1, end)
+            closed = brackets.link_end(i + 1, end)
             if closed is None:
                 out.emit_source(char, i)
                 i += 1
             else:
                 i = closed[1]  # images carry alt text, which is not visible prose
         elif char == "[":
-            closed = _link_end(source, i, end)
+            closed = brackets.link_end(i, end)
             if closed is None:
                 out.emit_source(char, i)
                 i += 1
             else:
-                first = len(out.starts)
-                _inline(source, i + 1, closed[0], out)
-                out.wrap(first, i, closed[1])
-                i = closed[1]
+                links.append((closed[1], end, len(out.starts), i))
+                i, end = i + 1, closed[0]
         elif char == "<":
             i = _angle(source, i, end, out)
         elif char == "&" and (entity := _ENTITY.match(source, i, end)):
@@ -341,30 +374,42 @@ def _code_span(source: str, i: int, end: int, out: _Builder) -> int:
     return close + len(ticks)
 
 
-def _link_end(source: str, bracket: int, end: int) -> tuple[int, int] | None:
-    """For ``[text](target)`` or ``[text][ref]`` at ``bracket``: (end of text, end of link)."""
-    depth = 0
-    i = bracket
-    while i < end:
-        if source[i] == "\\":
-            i += 2
-            continue
-        if source[i] == "[":
-            depth += 1
-        elif source[i] == "]":
-            depth -= 1
-            if depth == 0:
-                break
-        i += 1
-    else:
-        return None
-    text_end = i
-    opener = source[text_end + 1 : text_end + 2]
-    closer = {"(": ")", "[": "]"}.get(opener)
-    if closer is None:
-        return None
-    close = source.find(closer, text_end + 2, end)
-    return None if close == -1 else (text_end, close + 1)
+class _Brackets:
+    """The brackets of one line, found in a single pass, so that finding where each link ends
+    costs linear time in all, however many brackets never close."""
+
+    def __init__(self, source: str, start: int, end: int) -> None:
+        self.source = source
+        self.matching: dict[int, int] = {}  # "[" -> its "]", skipping backslash escapes
+        self.closers: dict[str, list[int]] = {"]": [], ")": []}  # every "]" and ")", escaped or not
+        opened: list[int] = []
+        escaped = False
+        for i in range(start, end):
+            char = source[i]
+            if char in self.closers:
+                self.closers[char].append(i)
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == "[":
+                opened.append(i)
+            elif char == "]" and opened:
+                self.matching[opened.pop()] = i
+
+    def link_end(self, bracket: int, end: int) -> tuple[int, int] | None:
+        """For ``[text](target)`` or ``[text][ref]`` at ``bracket``: (end of text, end of link)."""
+        text_end = self.matching.get(bracket, end)
+        if text_end >= end:
+            return None
+        closer = {"(": ")", "[": "]"}.get(self.source[text_end + 1 : text_end + 2])
+        if closer is None:
+            return None
+        positions = self.closers[closer]
+        index = bisect_left(positions, text_end + 2)
+        if index == len(positions) or positions[index] >= end:
+            return None
+        return text_end, positions[index] + 1
 
 
 def _angle(source: str, i: int, end: int, out: _Builder) -> int:
@@ -373,6 +418,8 @@ def _angle(source: str, i: int, end: int, out: _Builder) -> int:
         out.emit_source(autolink.group(1), i + 1)
         out.wrap(first, i, autolink.end())
         return autolink.end()
+    if source.startswith("<!--", i, end) and (close := source.find("-->", i + 4, end)) != -1:
+        return close + 3  # a comment
     if tag := _HTML_TAG.match(source, i, end):
         if tag.group(1) and tag.group(1).lower() in _BLOCK_ELEMENTS:
             out.emit_break(i)

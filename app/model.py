@@ -17,7 +17,7 @@ import numpy as np
 
 from app.features import ClaimVectorizer
 
-__all__ = ["ClaimModel", "EvidenceSpan"]
+__all__ = ["ClaimModel", "EvidenceSpan", "SentenceFeatures"]
 
 _MAX_EVIDENCE = 3
 _RUN_FLOOR = 0.2  # a token joins an evidence run when it carries 20% of the strongest token's weight
@@ -42,38 +42,97 @@ class ClaimModel:
     thresholds: Any  # (n_labels,) probability cut-offs
 
     def decision_function(self, texts: list[str]) -> Any:
-        rows, cols, data = self.vectorizer.transform_coo(texts)
-        scores = np.empty((len(texts), len(self.labels)))
-        contributions = self.coef[:, cols] * data
-        for label in range(len(self.labels)):
-            scores[:, label] = np.bincount(rows, weights=contributions[label], minlength=len(texts))
-        return scores + self.intercept
+        return self._decide(self.vectorizer.transform_coo(texts), len(texts))
 
     def predict_proba(self, texts: list[str]) -> Any:
         return self.calibrate(self.decision_function(texts))
+
+    def score(self, texts: list[str]) -> tuple[Any, SentenceFeatures]:
+        """Calibrated probabilities, and the feature values that explain() can reuse."""
+        coo = self.vectorizer.transform_coo(texts)
+        return self.calibrate(self._decide(coo, len(texts))), SentenceFeatures(*coo)
+
+    def _decide(self, coo: tuple[Any, Any, Any], n_rows: int) -> Any:
+        rows, cols, data = coo
+        scores = np.empty((n_rows, len(self.labels)))
+        contributions = self.coef[:, cols] * data
+        for label in range(len(self.labels)):
+            scores[:, label] = np.bincount(rows, weights=contributions[label], minlength=n_rows)
+        return scores + self.intercept
 
     def calibrate(self, decision: Any) -> Any:
         z = decision * self.calibration[:, 0] + self.calibration[:, 1]
         return 1.0 / (1.0 + np.exp(-z))
 
-    def explain(self, sentence: str, label_indices: list[int]) -> list[list[EvidenceSpan]]:
-        """Evidence phrases for each requested label of one sentence, strongest first."""
-        spans, occurrences = self.vectorizer.occurrences(sentence)
-        if not occurrences or not spans:
-            return [[] for _ in label_indices]
-        rows, cols, data = self.vectorizer.transform_coo([sentence])
-        del rows
-        values = dict(zip(cols.tolist(), data.tolist(), strict=True))
-        features = np.array([o.feature for o in occurrences])
-        per_feature = np.bincount(features, minlength=self.coef.shape[1])[features]
-        token_share = np.zeros((len(occurrences), len(spans)))
-        for row, occurrence in enumerate(occurrences):
-            width = occurrence.last - occurrence.first
-            token_share[row, occurrence.first : occurrence.last] = 1.0 / (width * per_feature[row])
-        x = np.array([values.get(f, 0.0) for f in features.tolist()])
-        weights = self.coef[np.asarray(label_indices)][:, features] * x  # (labels, occurrences)
-        token_scores = weights @ token_share  # (labels, tokens)
-        return [_runs(scores, spans) for scores in token_scores]
+    def explain(
+        self,
+        sentences: list[str],
+        labels: list[list[int]],
+        features: SentenceFeatures | None = None,
+        rows: list[int] | None = None,
+    ) -> list[list[list[EvidenceSpan]]]:
+        """For each sentence, the evidence phrases of each of its labels, strongest first.
+
+        ``features`` and ``rows`` are the sentences' values from :meth:`score` (row ``rows[i]``
+        holds sentence ``i``); without them the sentences are vectorised again. All sentences are
+        explained in one vectorised pass: every (sentence, label) pair's token scores come from
+        one gather of coefficients and one bincount.
+        """
+        if features is None or rows is None:
+            features, rows = SentenceFeatures(*self.vectorizer.transform_coo(sentences)), list(range(len(sentences)))
+        spans, found = self.vectorizer.occurrences(sentences)
+        n_features = self.coef.shape[1]
+        values = _values_at(features, np.asarray(rows, np.int64)[found.rows] * n_features + found.features, n_features)
+        # A feature's contribution is shared by its occurrences in proportion to their counts.
+        _, inverse = np.unique(found.rows * n_features + found.features, return_inverse=True)
+        share = found.counts / np.bincount(inverse, weights=found.counts)[inverse] / found.widths
+        per_sentence = np.array([len(label_list) for label_list in labels], np.int64)
+        pair_start = np.cumsum(per_sentence) - per_sentence
+        pair_label = np.array([label for label_list in labels for label in label_list], np.int64)
+        pair_sentence = np.repeat(np.arange(len(sentences)), per_sentence)
+        # Every occurrence once per label of its sentence ...
+        occurrence = np.repeat(np.arange(len(found.rows)), per_sentence[found.rows])
+        pair = pair_start[found.rows][occurrence] + _offsets_within(per_sentence[found.rows])
+        weight = self.coef[pair_label[pair], found.features[occurrence]] * (values * share)[occurrence]
+        # ... and spread over the tokens it covers.
+        widths = found.widths[occurrence]
+        token = np.repeat(found.firsts[occurrence], widths) + _offsets_within(widths)
+        tokens_per_pair = np.array([len(spans[i]) for i in pair_sentence.tolist()], np.int64)
+        pair_token_start = np.cumsum(tokens_per_pair) - tokens_per_pair
+        flat = np.repeat(pair_token_start[pair], widths) + token
+        scores = np.bincount(flat, weights=np.repeat(weight, widths), minlength=int(tokens_per_pair.sum()))
+        explained: list[list[list[EvidenceSpan]]] = [[] for _ in sentences]
+        for index, sentence in enumerate(pair_sentence.tolist()):
+            start, count = int(pair_token_start[index]), int(tokens_per_pair[index])
+            explained[sentence].append(_runs(scores[start : start + count], spans[sentence]) if count else [])
+        return explained
+
+
+def _values_at(features: SentenceFeatures, keys: Any, n_features: int) -> Any:
+    """The batch's feature value at each (row * n_features + column) key; 0 where absent."""
+    batch_keys = features.rows * n_features + features.cols
+    order = np.argsort(batch_keys)
+    sorted_keys = batch_keys[order]
+    if not len(sorted_keys):
+        return np.zeros(len(keys))
+    position = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return np.where(sorted_keys[position] == keys, features.data[order][position], 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceFeatures:
+    """A batch's feature values as (row, column, value) arrays."""
+
+    rows: Any
+    cols: Any
+    data: Any
+
+
+def _offsets_within(widths: Any) -> Any:
+    """0, 1, ..., w-1 for each width w, concatenated: token offsets inside each n-gram."""
+    total = int(widths.sum())
+    starts = np.repeat(np.cumsum(widths) - widths, widths)
+    return np.arange(total) - starts
 
 
 def _runs(scores: Any, spans: list[tuple[int, int]]) -> list[EvidenceSpan]:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+)
 
 __all__ = [
     "BatchItemError",
@@ -37,26 +46,50 @@ LabelId = Literal[
 ]
 SeverityName = Literal["high", "medium", "info"]
 
+# A character that is not whitespace, whitespace meaning exactly Python's str.isspace (what the segmenter
+# trims). Spelled out rather than \\S, whose meaning differs between Python, pydantic-core and the ECMA-262
+# regexes of JSON Schema, so the published pattern and the server's check accept the same texts.
+NOT_BLANK = "[^\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+_NOT_BLANK = re.compile(NOT_BLANK)
+
+
+def _allow_lone_surrogates(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """JSON allows lone surrogate escapes ("\\ud800", from text cut mid-emoji in JavaScript), but pydantic-core
+    refuses such strings. Validate a stand-in of the same length, then keep the text exactly as sent, so
+    offsets still point into what the client submitted (they are counted per code point and UTF-16 unit)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            handler(value.encode("utf-8", "replace").decode("utf-8"))  # one "?" per lone surrogate
+            return value
+    return handler(value)
+
+
+# The constraints sit inside the wrapper, so they are checked (and reported) as plain string constraints.
+SubmittedText = Annotated[str, StringConstraints(min_length=1), WrapValidator(_allow_lone_surrogates)]
+SubmittedId = Annotated[str, StringConstraints(max_length=256), WrapValidator(_allow_lone_surrogates)]
+
 
 class ScoreRequest(BaseModel):
     """One document to score."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    text: str = Field(
-        min_length=1,
+    text: SubmittedText = Field(
+        json_schema_extra={"pattern": NOT_BLANK},
         description="The document. At most CLAIMSCAN_MAX_DOCUMENT_CHARS characters (100,000 by default); "
         "longer documents are refused with 413, never truncated.",
     )
     format: Literal["text", "html", "markdown"] = Field(default="text", description="How to read `text`")
-    id: str | None = Field(default=None, max_length=256, description="Echoed back in the response")
+    id: SubmittedId | None = Field(default=None, description="Echoed back in the response")
     labels: list[LabelId] | None = Field(default=None, max_length=6, description="Report only these labels")
     explain: bool = Field(default=True, description="Include evidence phrases for each flag")
 
     @field_validator("text")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip():
+        if _NOT_BLANK.search(value) is None:
             raise ValueError("text must contain something other than whitespace")
         return value
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from app import API_VERSION
 from app.markup import Format, Visible, extract_visible
-from app.model import ClaimModel
+from app.model import ClaimModel, EvidenceSpan
 from app.taxonomy import LABEL_IDS, Taxonomy
 from app.text import split_sentences, utf16_offsets
 
@@ -22,6 +22,7 @@ __all__ = ["CLAIM_LABELS", "DocumentRequest", "Scorer"]
 # Labels whose presence, with no risk_disclosure anywhere, makes a page miss its risk disclosure.
 CLAIM_LABELS = frozenset({"overstated_efficacy", "evidence_claim", "comparative_claim", "regulatory_claim"})
 _SEVERITY_WEIGHT = {"high": 1.0, "medium": 0.6, "info": 0.0}
+_EXPLAIN_CHUNK = 256  # flagged sentences explained per vectorised pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,17 @@ class Scorer:
         self.taxonomy = taxonomy
         self.model_version = model_version
         self._labels = [taxonomy.label(label_id) for label_id in LABEL_IDS]
+        # The parts of a flag that depend only on its label, built once rather than per flag.
+        self._flag_constants = [
+            {
+                "label": label.id,
+                "name": label.name,
+                "severity": label.severity,
+                "references": [{"title": r.title, "url": str(r.url)} for r in label.references],
+            }
+            for label in self._labels
+        ]
+        self._thresholds = [round(float(t), 4) for t in model.thresholds]
 
     def score(self, request: DocumentRequest) -> dict[str, Any]:
         return self.score_many([request])[0]
@@ -56,15 +68,35 @@ class Scorer:
     def score_many(self, requests: Sequence[DocumentRequest]) -> list[dict[str, Any]]:
         segmented = [self._segment(request) for request in requests]
         all_sentences = [sentence for doc in segmented for sentence in doc.sentences]
-        probabilities = self.model.predict_proba(all_sentences) if all_sentences else np.zeros((0, len(LABEL_IDS)))
+        if not all_sentences:
+            empty = np.zeros((0, len(LABEL_IDS)))
+            return [self._document(doc, empty, empty.astype(bool), {}, 0) for doc in segmented]
+        probabilities, features = self.model.score(all_sentences)
         flagged = probabilities >= self.model.thresholds
+        wanted_rows: list[int] = []
+        wanted_labels: list[list[int]] = []
+        position = 0
+        for doc in segmented:
+            wanted = _wanted_labels(doc.request)
+            for row in range(position, position + len(doc.sentences)):
+                labels = [i for i in np.flatnonzero(flagged[row]).tolist() if i in wanted]
+                if labels and doc.request.explain:
+                    wanted_rows.append(row)
+                    wanted_labels.append(labels)
+            position += len(doc.sentences)
+        evidence: dict[int, list[list[EvidenceSpan]]] = {}
+        for start in range(0, len(wanted_rows), _EXPLAIN_CHUNK):  # bounded memory for large batches
+            rows = wanted_rows[start : start + _EXPLAIN_CHUNK]
+            explained = self.model.explain(
+                [all_sentences[row] for row in rows], wanted_labels[start : start + _EXPLAIN_CHUNK], features, rows
+            )
+            evidence.update(zip(rows, explained, strict=True))
         results = []
         position = 0
         for doc in segmented:
             count = len(doc.sentences)
-            results.append(
-                self._document(doc, probabilities[position : position + count], flagged[position : position + count])
-            )
+            rows_slice = slice(position, position + count)
+            results.append(self._document(doc, probabilities[rows_slice], flagged[rows_slice], evidence, position))
             position += count
         return results
 
@@ -78,24 +110,38 @@ class Scorer:
         spans = split_sentences(visible.text)
         return _Segmented(request, visible, spans, [visible.text[a:b] for a, b in spans])
 
-    def _document(self, doc: _Segmented, probabilities: Any, flagged: Any) -> dict[str, Any]:
+    def _document(
+        self,
+        doc: _Segmented,
+        probabilities: Any,
+        flagged: Any,
+        evidence: dict[int, list[list[EvidenceSpan]]],
+        first_row: int,
+    ) -> dict[str, Any]:
         request = doc.request
         wanted = set(request.labels) if request.labels is not None else set(LABEL_IDS)
+        wanted_indices = _wanted_labels(request)
         source_spans = [doc.visible.to_source(a, b) for a, b in doc.spans]
         sentence_rows: list[dict[str, Any]] = []
         pending_offsets: list[int] = []  # every offset in the body, translated to UTF-16 in one pass
         for index, ((start, end), sentence) in enumerate(zip(source_spans, doc.sentences, strict=True)):
-            row: dict[str, Any] = {"index": index, "start": start, "end": end, "text": sentence, "flags": []}
+            row: dict[str, Any] = {
+                "index": index,
+                "start": start,
+                "end": end,
+                "start_utf16": start,  # translated below, once for the whole document
+                "end_utf16": end,
+                "text": sentence,
+                "flags": [],
+            }
             pending_offsets += [start, end]
-            label_indices = [i for i in np.flatnonzero(flagged[index]).tolist() if LABEL_IDS[i] in wanted]
+            label_indices = [i for i in np.flatnonzero(flagged[index]).tolist() if i in wanted_indices]
             if label_indices:
-                evidence_lists = (
-                    self.model.explain(sentence, label_indices) if request.explain else [[] for _ in label_indices]
-                )
+                evidence_lists = evidence.get(first_row + index) or [[] for _ in label_indices]
                 visible_start = doc.spans[index][0]
-                for label_index, evidence in zip(label_indices, evidence_lists, strict=True):
+                for label_index, phrases in zip(label_indices, evidence_lists, strict=True):
                     row["flags"].append(
-                        self._flag(doc.visible, visible_start, sentence, label_index, probabilities[index], evidence)
+                        self._flag(doc.visible, visible_start, sentence, label_index, probabilities[index], phrases)
                     )
                     for item in row["flags"][-1]["evidence"]:
                         pending_offsets += [item["start"], item["end"]]
@@ -116,16 +162,26 @@ class Scorer:
         items = []
         for span in evidence:
             start, end = visible.to_source(visible_start + span.start, visible_start + span.end)
-            items.append({"text": sentence[span.start : span.end], "start": start, "end": end, "weight": span.weight})
+            items.append(
+                {
+                    "text": sentence[span.start : span.end],
+                    "start": start,
+                    "end": end,
+                    "start_utf16": start,
+                    "end_utf16": end,
+                    "weight": span.weight,
+                }
+            )
+        constants = self._flag_constants[label_index]
         return {
-            "label": label.id,
-            "name": label.name,
-            "severity": label.severity,
+            "label": constants["label"],
+            "name": constants["name"],
+            "severity": constants["severity"],
             "score": round(float(scores[label_index]), 4),
-            "threshold": round(float(self.model.thresholds[label_index]), 4),
+            "threshold": self._thresholds[label_index],
             "message": label.render_message([item["text"] for item in items]),
             "guidance": label.guidance,
-            "references": [{"title": r.title, "url": str(r.url)} for r in label.references],
+            "references": constants["references"],
             "evidence": items,
         }
 
@@ -160,6 +216,12 @@ class Scorer:
             "document_flags": document_flags,
             "sentences": sentences,
         }
+
+
+def _wanted_labels(request: DocumentRequest) -> frozenset[int]:
+    if request.labels is None:
+        return frozenset(range(len(LABEL_IDS)))
+    return frozenset(LABEL_IDS.index(label) for label in request.labels)
 
 
 def _fill_utf16(source: str, sentences: list[dict[str, Any]], offsets: list[int]) -> None:

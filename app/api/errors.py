@@ -52,6 +52,11 @@ async def _validation_error(request: Request, exc: Exception) -> Response:  # no
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        if isinstance(exc.__cause__, ServiceError):  # raised while FastAPI read the body (the streaming size limit)
+            return error_response(exc.__cause__)
+        # FastAPI could not decode the body: not UTF-8, or nested too deeply to decode.
+        return error_response(MalformedRequest("the request body is not valid JSON", {"reason": str(exc.detail)}))
     if exc.status_code == 404:
         return error_response(NotFound(f"no route for {request.url.path}"))
     if exc.status_code == 405:

@@ -21,7 +21,8 @@ from app.scoring import DocumentRequest, Scorer
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["scoring"], dependencies=[Depends(require_api_key)])
+# Not strict about a missing Content-Type: both endpoints read a body without one as JSON (see _require_json).
+router = APIRouter(tags=["scoring"], dependencies=[Depends(require_api_key)], strict_content_type=False)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
@@ -34,6 +35,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         503: "The model is not loaded",
     }.items()
 }
+_JSON_TYPES = ("application/json", "")  # no Content-Type at all is read as JSON
 _NDJSON_CHUNK = 64  # documents scored per model call when streaming
 
 
@@ -51,7 +53,10 @@ class InterleavedStream(Response):
     media_type = "application/x-ndjson"
 
     def __init__(self, chunks: AsyncIterator[bytes]) -> None:
-        super().__init__(media_type=self.media_type)
+        self.status_code = 200
+        self.background = None
+        # No content-length: the length is unknown until the request body has been read.
+        self.raw_headers = [(b"content-type", self.media_type.encode())]
         self.chunks = chunks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -61,7 +66,27 @@ class InterleavedStream(Response):
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-@router.post("/score", response_model=ScoreResponse, responses=_ERRORS, summary="Score one document")
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _require_json(request: Request) -> None:
+    """A body that is not JSON is a 415 that says so, not a 422 about the body's shape."""
+    content_type = _content_type(request)
+    if content_type not in _JSON_TYPES:
+        raise UnsupportedMediaType(
+            f"content type {content_type!r} is not supported; send application/json"
+            + (" or application/x-ndjson" if request.url.path.endswith("/batch") else "")
+        )
+
+
+@router.post(
+    "/score",
+    response_model=ScoreResponse,
+    responses=_ERRORS,
+    dependencies=[Depends(_require_json)],
+    summary="Score one document",
+)
 async def score(body: ScoreRequest, runtime: RuntimeDep, settings: SettingsDep, metrics: MetricsDep) -> Response:
     """Split the document into sentences and return the flags of each, with explanations."""
     document = to_document(body, settings.max_document_chars)
@@ -83,8 +108,16 @@ _BATCH_BODY = {
                     "properties": {
                         "documents": {
                             "type": "array",
-                            "items": {"$ref": "#/components/schemas/ScoreRequest"},
-                            "description": "Up to CLAIMSCAN_MAX_BATCH_DOCUMENTS (1,000 by default) documents",
+                            # Any value is accepted: one that is not a valid ScoreRequest gets an error item
+                            # in its place, so the schema must not claim such a batch is refused.
+                            "items": {
+                                "anyOf": [
+                                    {"$ref": "#/components/schemas/ScoreRequest"},
+                                    {"description": "Anything else: answered by an error item in its place"},
+                                ]
+                            },
+                            "description": "Up to CLAIMSCAN_MAX_BATCH_DOCUMENTS (1,000 by default) documents, "
+                            "each a ScoreRequest",
                         }
                     },
                 }
@@ -116,16 +149,12 @@ _BATCH_BODY = {
 async def score_batch(request: Request, runtime: RuntimeDep, settings: SettingsDep, metrics: MetricsDep) -> Response:
     """Score a JSON list of documents, or stream an NDJSON file line by line. A bad document
     yields an error item in its place and never fails the others."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     scorer = runtime.scorer()
-    if content_type in NDJSON_TYPES:
+    if _content_type(request) in NDJSON_TYPES:
         return InterleavedStream(
             _stream_ndjson(request, scorer, settings.max_document_chars, settings.max_request_bytes, metrics)
         )
-    if content_type not in ("application/json", ""):
-        raise UnsupportedMediaType(
-            f"content type {content_type!r} is not supported; send application/json or application/x-ndjson"
-        )
+    _require_json(request)
     documents = _batch_documents(await request.body(), settings.max_batch_documents)
     results: list[Any] = [None] * len(documents)
     valid: list[tuple[int, DocumentRequest]] = []
@@ -165,26 +194,39 @@ def _batch_documents(raw: bytes, limit: int) -> list[Any]:
 
 
 async def _lines(request: Request, max_line_bytes: int) -> AsyncIterator[tuple[int, bytes | ServiceError]]:
-    """Numbered lines of the body, as they arrive; a line past the limit becomes an error."""
-    buffer = b""
+    """Numbered lines of the body, as they arrive. A line longer than the limit becomes an error as soon as it
+    is seen to be too long, wherever the chunks happen to split, and the rest of it is skipped unread."""
     number = 0
+    pieces: list[bytes] = []  # the current line so far
+    size = 0
+    skipping = False  # the current line was already reported as too long
     async for chunk in request.stream():
-        buffer += chunk
-        while (newline := buffer.find(b"\n")) != -1:
-            number += 1
-            yield number, buffer[:newline]
-            buffer = buffer[newline + 1 :]
-        if len(buffer) > max_line_bytes:
-            number += 1
-            yield number, PayloadTooLarge(f"line {number} is longer than {max_line_bytes:,} bytes")
-            async for rest in request.stream():
-                if b"\n" in rest:
-                    buffer = rest[rest.find(b"\n") + 1 :]
-                    break
-            else:
-                buffer = b""
-    if buffer.strip():
-        yield number + 1, buffer
+        start = 0
+        while start < len(chunk):
+            newline = chunk.find(b"\n", start)
+            end = len(chunk) if newline == -1 else newline
+            if not skipping:
+                pieces.append(chunk[start:end])
+                size += end - start
+                if size > max_line_bytes:
+                    number += 1
+                    yield (
+                        number,
+                        PayloadTooLarge(
+                            f"line {number} is longer than {max_line_bytes:,} bytes (CLAIMSCAN_MAX_REQUEST_BYTES)",
+                            {"line": number, "limit_bytes": max_line_bytes},
+                        ),
+                    )
+                    pieces, size, skipping = [], 0, True
+            if newline == -1:
+                break
+            if not skipping:
+                number += 1
+                yield number, b"".join(pieces)
+            pieces, size, skipping = [], 0, False
+            start = newline + 1
+    if pieces:
+        yield number + 1, b"".join(pieces)
 
 
 def _parse_line(number: int, line: bytes, max_chars: int) -> tuple[Any, DocumentRequest | ServiceError]:

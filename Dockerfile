@@ -1,0 +1,41 @@
+# claimscan: the scoring API with the committed model, on a slim, pinned Python 3.11.
+#   docker build -t claimscan .
+#   docker run --rm -p 8000:8000 -e CLAIMSCAN_WORKERS=2 claimscan
+FROM python:3.11.14-slim-bookworm
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# Dependencies first, in their own layer: it is rebuilt only when the lock file changes.
+COPY requirements/runtime.txt requirements/runtime.txt
+RUN pip install --no-cache-dir -r requirements/runtime.txt
+
+# The package and the committed model; training code, training data and tests stay out.
+COPY pyproject.toml README.md ./
+COPY app/ app/
+COPY models/ models/
+RUN pip install --no-cache-dir --no-deps . \
+    && rm -rf build ./*.egg-info \
+    && groupadd --gid 10001 claimscan \
+    && useradd --no-log-init --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin claimscan
+
+# The installed package lives in site-packages, so point it at the model copied above.
+ENV CLAIMSCAN_MODEL_DIR=/app/models \
+    CLAIMSCAN_HOST=0.0.0.0 \
+    CLAIMSCAN_PORT=8000 \
+    CLAIMSCAN_WORKERS=1
+
+# Numeric, so that Kubernetes' runAsNonRoot can verify it.
+USER 10001:10001
+EXPOSE 8000
+
+# No curl in slim images: probe liveness with the standard library (urlopen raises on non-2xx).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('CLAIMSCAN_PORT', '8000'), timeout=4)"]
+
+# `claimscan serve` reads CLAIMSCAN_HOST, CLAIMSCAN_PORT and CLAIMSCAN_WORKERS.
+CMD ["claimscan", "serve"]

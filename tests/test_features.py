@@ -1,0 +1,88 @@
+"""app/features.py: one analysis for training and serving, picklable, traceable to tokens."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+
+from app.features import FeatureConfig, build_vectorizer, tokenize
+
+CORPUS = [
+    "Our drops cure tinnitus in days.",
+    "Our drops may help some people with tinnitus.",
+    "Completely safe, with no side effects.",
+    "Side effects include nausea and headache.",
+    "FDA approved and HIPAA compliant.",
+    "This use is not FDA approved.",
+    "Studies show 9 out of 10 users sleep better.",
+    "Book a free consultation today.",
+] * 2
+
+
+def test_tokenize_keeps_exact_spans_and_folds_digits() -> None:
+    text = "Take 2.5 mg \u2013 it\u2019s 100% SAFE"
+    tokens, spans = tokenize(text)
+    assert tokens == ["take", "0", "0", "mg", "it's", "000", "%", "safe"]
+    assert [text[a:b] for a, b in spans] == ["Take", "2", "5", "mg", "it\u2019s", "100", "%", "SAFE"]
+
+
+def test_tokenize_handles_case_folding_that_changes_length() -> None:
+    text = "\u0130stanbul clinic"  # lower() turns the dotted capital I into two code points
+    tokens, spans = tokenize(text)
+    assert [text[a:b] for a, b in spans] == ["\u0130stanbul", "clinic"]
+    assert tokens[1] == "clinic"
+
+
+def test_transform_is_deterministic_and_row_per_text() -> None:
+    vectorizer = build_vectorizer().fit(CORPUS)
+    first = vectorizer.transform(CORPUS[:8])
+    second = vectorizer.transform(CORPUS[:8])
+    assert first.shape == (8, vectorizer.n_features)
+    assert (first != second).nnz == 0
+    assert len(vectorizer.get_feature_names_out()) == vectorizer.n_features
+
+
+def test_cues_fire_on_the_phrases_they_list() -> None:
+    vectorizer = build_vectorizer().fit(CORPUS)
+    assert {"cure", "disease", "speed"} <= vectorizer.fired_cues("Our drops cure tinnitus in days.")
+    assert "non_approval" in vectorizer.fired_cues("This use is not FDA approved.")
+    assert "regulatory_status" in vectorizer.fired_cues("FDA approved and HIPAA compliant.")
+    assert "regulatory_status" not in vectorizer.fired_cues("This use is not FDA approved.")
+    assert "shape:fragment" in vectorizer.fired_cues("Zero Side Effects")
+
+
+def test_every_occurrence_names_a_feature_present_in_the_row() -> None:
+    vectorizer = build_vectorizer().fit(CORPUS)
+    for text in CORPUS[:8]:
+        row = vectorizer.transform([text])
+        present = set(row.indices.tolist())
+        (spans,), found = vectorizer.occurrences([text])
+        assert (found.rows == 0).all()
+        assert len(found.features)
+        assert set(found.features.tolist()) <= present
+        assert (found.firsts >= 0).all() and (found.widths >= 1).all()
+        assert (found.firsts + found.widths <= len(spans)).all()
+        assert (found.counts >= 1).all()
+
+
+def test_pickle_round_trip_gives_identical_features() -> None:
+    vectorizer = build_vectorizer().fit(CORPUS)
+    vectorizer.transform(CORPUS)  # warm the caches, which must not be pickled
+    restored = pickle.loads(pickle.dumps(vectorizer))
+    assert restored._char_cache == {}
+    np.testing.assert_array_equal(restored.transform(CORPUS).toarray(), vectorizer.transform(CORPUS).toarray())
+
+
+def test_feature_blocks_can_be_switched_off() -> None:
+    words_only = build_vectorizer(FeatureConfig(use_chars=False, use_cues=False, scope_features=False)).fit(CORPUS)
+    full = build_vectorizer().fit(CORPUS)
+    assert words_only.n_features < full.n_features
+    assert all(name.startswith("w:") for name in words_only.get_feature_names_out())
+
+
+def test_a_megabyte_without_spaces_is_one_token_without_char_ngrams() -> None:
+    vectorizer = build_vectorizer().fit(CORPUS)
+    row = vectorizer.transform(["x" * 1_000_000])
+    names = vectorizer.get_feature_names_out()
+    assert not any(names[i].startswith("c:") for i in row.indices)

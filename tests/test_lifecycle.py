@@ -1,0 +1,410 @@
+"""Real servers in subprocesses: refusing a bad model at start-up, SIGHUP and HTTP reloads,
+API keys kept out of the logs, and a graceful SIGTERM.
+
+Each test starts its own server on a free loopback port over a private copy of models/, so it
+can repoint ``current``; every process is killed in a ``finally`` block. Waits have generous
+deadlines (they are safety nets for slow CI machines, not timing assertions).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.artifacts import CURRENT_FILE, MANIFEST_FILE
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ROOT / "models"
+DEADLINE = 60.0  # seconds; a healthy server starts in about two
+
+DOCUMENT = (
+    "Our IV drips cure depression within hours. They are completely safe and FDA approved! "
+    "Studies show 9 out of 10 clients feel better than with antidepressants. "
+    "Side effects can include bruising at the injection site. Book a consultation today."
+)
+
+Command = Callable[[int], list[str]]
+
+
+def uvicorn_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
+
+
+def claimscan_serve_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_env(models_dir: Path, **extra: str) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("CLAIMSCAN_")}
+    env.update(CLAIMSCAN_MODEL_DIR=str(models_dir), CLAIMSCAN_LOG_FORMAT="json", CLAIMSCAN_LOG_LEVEL="info")
+    env.update(extra)
+    return env
+
+
+def wait_until(condition: Callable[[], bool], what: str, deadline: float = DEADLINE) -> None:
+    give_up = time.monotonic() + deadline
+    while not condition():
+        if time.monotonic() > give_up:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.02)
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    stderr_path: Path
+    stdout_path: Path
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(encoding="utf-8", errors="replace")
+
+    def version(self) -> str | None:
+        """The model version /readyz reports, or None while it is not ready or not answering."""
+        try:
+            response = httpx.get(f"{self.url}/readyz", timeout=5)
+        except httpx.TransportError:
+            return None
+        return str(response.json()["model_version"]) if response.status_code == 200 else None
+
+    def wait_ready(self) -> str:
+        give_up = time.monotonic() + DEADLINE
+        while (version := self.version()) is None:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited ({self.process.returncode}) before it was ready:\n{self.stderr()}")
+            if time.monotonic() > give_up:
+                raise AssertionError(f"server not ready after {DEADLINE} s:\n{self.stderr()}")
+            time.sleep(0.05)
+        return version
+
+    def wait_for_log(self, text: str) -> None:
+        wait_until(lambda: text in self.stderr(), f"{text!r} in the server log")
+
+    def access_log(self) -> list[dict[str, Any]]:
+        """claimscan's JSON access-log entries written so far (complete lines only)."""
+        lines = self.stderr().split("\n")[:-1]
+        entries = [json.loads(line) for line in lines if line.startswith("{")]
+        return [entry for entry in entries if entry.get("logger") == "claimscan.access"]
+
+    def requests_to(self, path: str) -> int:
+        return sum(1 for entry in self.access_log() if entry["path"] == path)
+
+
+@contextmanager
+def serving(tmp_path: Path, models_dir: Path, command: Command = uvicorn_command, **env: str) -> Iterator[Server]:
+    port = free_port()
+    stderr_path = tmp_path / f"server-{port}.stderr"
+    stdout_path = tmp_path / f"server-{port}.stdout"
+    with stderr_path.open("wb") as stderr, stdout_path.open("wb") as stdout:
+        process = subprocess.Popen(
+            command(port),
+            cwd=ROOT,
+            env=server_env(models_dir, **env),
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", stderr_path, stdout_path)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=DEADLINE)
+
+
+@pytest.fixture
+def version() -> str:
+    return (MODELS / CURRENT_FILE).read_text(encoding="utf-8").strip()
+
+
+@pytest.fixture
+def models_dir(tmp_path: Path, version: str) -> Path:
+    """A private copy of the committed model directory that ``current`` names."""
+    target = tmp_path / "models"
+    shutil.copytree(MODELS / version, target / version, ignore=shutil.ignore_patterns("*.png", "*.md"))
+    point_current(target, version)
+    return target
+
+
+def point_current(models_dir: Path, version: str) -> None:
+    temporary = models_dir / "current.tmp"
+    temporary.write_text(version + "\n", encoding="utf-8")
+    os.replace(temporary, models_dir / CURRENT_FILE)  # as save_model does: never half a name
+
+
+def add_version(models_dir: Path, source: str, name: str, corrupt: bool = False) -> Path:
+    """Copy a version under a new name; ``corrupt`` flips a byte of its model file."""
+    directory = models_dir / name
+    shutil.copytree(models_dir / source, directory)
+    manifest_path = directory / MANIFEST_FILE
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["version"] = name
+    manifest_path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    if corrupt:
+        model_path = directory / manifest["model_file"]
+        data = bytearray(model_path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        model_path.write_bytes(bytes(data))
+    return directory
+
+
+def test_server_refuses_to_start_when_the_model_checksum_does_not_match(models_dir: Path, version: str) -> None:
+    model_path = models_dir / version / "model.joblib"
+    data = bytearray(model_path.read_bytes())
+    data[-100] ^= 0xFF
+    model_path.write_bytes(bytes(data))
+    port = free_port()
+    # subprocess.run kills the server if it outlives the timeout.
+    result = subprocess.run(
+        uvicorn_command(port),
+        cwd=ROOT,
+        env=server_env(models_dir),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+    stderr = result.stderr.decode("utf-8", errors="replace")
+    assert result.returncode != 0, stderr
+    assert str(model_path) in stderr
+    assert "does not match the manifest" in stderr
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+
+
+@dataclass
+class LoadGenerator:
+    """Clients in threads posting /score until stopped; each result records the phase it started in."""
+
+    url: str
+    clients: int
+    phase: int = 0
+    results: list[tuple[int, str]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self) -> None:
+        self._threads = [threading.Thread(target=self._client, args=(n,)) for n in range(self.clients)]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=DEADLINE)
+
+    def count(self, phase: int) -> int:
+        with self._lock:
+            return sum(1 for started_in, _ in self.results if started_in == phase)
+
+    def _client(self, number: int) -> None:
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            sent = 0
+            while not self._stop.is_set():
+                phase = self.phase
+                sent += 1
+                try:
+                    response = client.post("/score", json={"id": f"c{number}-{sent}", "text": DOCUMENT})
+                except httpx.HTTPError as exc:
+                    with self._lock:
+                        self.failures.append(f"client {number}: {exc!r}")
+                    continue
+                with self._lock:
+                    if response.status_code == 200:
+                        self.results.append((phase, response.json()["model_version"]))
+                    else:
+                        self.failures.append(f"client {number}: {response.status_code} {response.text[:200]}")
+
+
+def test_sighup_swaps_the_model_under_concurrent_load_without_failing_a_request(
+    tmp_path: Path, models_dir: Path, version: str
+) -> None:
+    new_version = "20990101-sighup-b"
+    add_version(models_dir, version, new_version)
+    with serving(tmp_path, models_dir) as server:
+        assert server.version() == version
+        load = LoadGenerator(server.url, clients=8)
+        load.start()
+        try:
+            started = time.monotonic()
+            wait_until(lambda: load.count(0) >= 16 and time.monotonic() - started > 1.5, "load on the old model")
+            load.phase = 1  # from here requests may land on either model
+            point_current(models_dir, new_version)
+            server.process.send_signal(signal.SIGHUP)
+            wait_until(lambda: server.version() == new_version, "/readyz to report the new model")
+            load.phase = 2  # /readyz has reported the new model: every request started now must get it
+            switched = time.monotonic()
+            wait_until(lambda: load.count(2) >= 16 and time.monotonic() - switched > 1.5, "load on the new model")
+        finally:
+            load.stop()
+        assert server.process.poll() is None, server.stderr()
+        assert load.failures == []
+        before = {v for phase, v in load.results if phase == 0}
+        after = {v for phase, v in load.results if phase == 2}
+        assert version in before
+        assert before <= {version, new_version}
+        assert after == {new_version}
+        assert server.version() == new_version
+        model = httpx.get(f"{server.url}/model", timeout=5).json()
+        assert model["version"] == new_version
+
+
+def test_a_failed_reload_keeps_the_old_model_serving(tmp_path: Path, models_dir: Path, version: str) -> None:
+    broken = add_version(models_dir, version, "20990101-corrupt-c", corrupt=True)
+    good = "20990101-good-c"
+    add_version(models_dir, version, good)
+    with serving(tmp_path, models_dir) as server:
+        point_current(models_dir, broken.name)
+        server.process.send_signal(signal.SIGHUP)
+        server.wait_for_log("reload failed")
+        assert str(broken / "model.joblib") in server.stderr()
+        assert server.process.poll() is None
+        assert server.version() == version
+        response = httpx.post(f"{server.url}/score", json={"text": DOCUMENT}, timeout=30)
+        assert response.status_code == 200
+        assert response.json()["model_version"] == version
+        assert response.json()["summary"]["sentences"] == 5
+
+        # The failure leaves nothing stuck: the next good model loads on the next SIGHUP.
+        point_current(models_dir, good)
+        server.process.send_signal(signal.SIGHUP)
+        wait_until(lambda: server.version() == good, "/readyz to report the good model")
+
+
+def test_admin_reload_needs_an_api_key_and_keys_stay_out_of_the_logs(
+    tmp_path: Path, models_dir: Path, version: str
+) -> None:
+    key = "cs-live-" + secrets.token_hex(16)
+    wrong = "cs-wrong-" + secrets.token_hex(16)
+    second, third = "20990101-admin-d2", "20990101-admin-d3"
+    add_version(models_dir, version, second)
+    add_version(models_dir, version, third)
+    with serving(tmp_path, models_dir, CLAIMSCAN_API_KEYS=f"cs-other-key,{key}") as server:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            # Probes stay open, so orchestrators need no key.
+            assert client.get("/healthz").status_code == 200
+            ready = client.get("/readyz")
+            assert ready.status_code == 200
+            assert ready.json()["model_version"] == version
+
+            point_current(models_dir, second)
+            refused = client.post("/admin/reload")
+            assert refused.status_code == 401
+            assert refused.json()["error"]["code"] == "unauthorized"
+            assert refused.headers["www-authenticate"] == "Bearer"
+            for headers in ({"Authorization": f"Bearer {wrong}"}, {"X-API-Key": wrong}, {"Authorization": key}):
+                assert client.post("/admin/reload", headers=headers).status_code == 401
+            assert client.post("/score", json={"text": DOCUMENT}).status_code == 401
+            assert client.get("/readyz").json()["model_version"] == version  # nothing reloaded yet
+
+            reloaded = client.post("/admin/reload", headers={"Authorization": f"Bearer {key}"})
+            assert reloaded.status_code == 200
+            assert reloaded.json() == {"status": "reloaded", "model_version": second, "previous_version": version}
+            assert client.get("/readyz").json()["model_version"] == second
+
+            point_current(models_dir, third)
+            reloaded = client.post("/admin/reload", headers={"X-API-Key": key})
+            assert reloaded.status_code == 200
+            assert reloaded.json()["model_version"] == third
+            assert reloaded.json()["previous_version"] == second
+            scored = client.post("/score", json={"text": DOCUMENT}, headers={"X-API-Key": key})
+            assert scored.status_code == 200
+            assert scored.json()["model_version"] == third
+        # The access log saw every request, and no key in any form.
+        wait_until(lambda: server.requests_to("/score") == 2, "the access log of both /score requests")
+        assert server.requests_to("/admin/reload") == 6
+        logs = server.stderr() + server.stdout()
+        assert key not in logs
+        assert wrong not in logs
+        assert "cs-other-key" not in logs
+
+
+def test_sigterm_lets_requests_in_flight_finish_and_exits_0(tmp_path: Path, models_dir: Path) -> None:
+    sentence = "Our clinic's cold laser therapy melts away joint pain in one short visit, guaranteed. "
+    text = sentence * (90_000 // len(sentence))  # near the 100,000-character default limit
+    body = json.dumps({"text": text, "explain": False}).encode()
+    requests = 4
+    halfway = [threading.Event() for _ in range(requests)]
+    release = threading.Event()
+    responses: list[httpx.Response | BaseException | None] = [None] * requests
+
+    def held_body(number: int) -> Iterator[bytes]:
+        """Send half the body, then hold the rest back until the server has been told to stop."""
+        yield body[: len(body) // 2]
+        halfway[number].set()
+        release.wait(timeout=DEADLINE)
+        yield body[len(body) // 2 :]
+
+    def post(url: str, number: int) -> None:
+        try:
+            with httpx.Client(timeout=DEADLINE) as client:
+                responses[number] = client.post(
+                    f"{url}/score",
+                    content=held_body(number),
+                    headers={"Content-Type": "application/json", "X-Request-ID": f"slow-{number}"},
+                )
+        except httpx.HTTPError as exc:
+            responses[number] = exc
+
+    def refuses_connections(url: str) -> bool:
+        try:
+            httpx.get(f"{url}/healthz", timeout=5)
+        except httpx.ConnectError:
+            return True
+        except httpx.TransportError:
+            return False
+        return False
+
+    with serving(tmp_path, models_dir, command=claimscan_serve_command) as server:
+        threads = [threading.Thread(target=post, args=(server.url, n)) for n in range(requests)]
+        for thread in threads:
+            thread.start()
+        try:
+            for event in halfway:
+                assert event.wait(timeout=DEADLINE)
+            # A request on a later connection that gets its answer: the server has taken in the
+            # earlier connections and their headers, so those requests are in flight.
+            assert httpx.get(f"{server.url}/healthz", timeout=DEADLINE).status_code == 200
+            server.process.send_signal(signal.SIGTERM)
+            wait_until(lambda: refuses_connections(server.url), "the server to stop accepting connections")
+            assert server.process.poll() is None  # still draining: the requests have not finished
+        finally:
+            release.set()
+            for thread in threads:
+                thread.join(timeout=DEADLINE)
+        for response in responses:
+            assert isinstance(response, httpx.Response), repr(response)
+            assert response.status_code == 200, response.text[:300]
+            assert response.json()["summary"]["sentences"] == 90_000 // len(sentence)
+        assert server.process.wait(timeout=DEADLINE) == 0, server.stderr()
+        served = {entry["request_id"]: entry["status"] for entry in server.access_log()}
+        assert all(served[f"slow-{number}"] == 200 for number in range(requests))
