@@ -37,9 +37,12 @@ class Family:
         }
 
 
+# Compared by grouped cross-validation; the best CV macro-F1 is fitted and shipped. Logistic
+# regression over the full feature set scored within 0.005 of the SVM in every trial at several
+# times the cost, so it was left out to keep training under two minutes on 2 cores.
 FAMILIES = (
-    Family("logreg_words", "logreg", 16.0, FeatureConfig(use_chars=False, use_cues=False)),
-    Family("logreg_words_chars_cues", "logreg", 16.0, FeatureConfig()),
+    Family("logreg_words", "logreg", 16.0, FeatureConfig(use_chars=False, use_cues=False, scope_features=False)),
+    Family("logreg_words_cues", "logreg", 16.0, FeatureConfig(use_chars=False)),
     Family("linear_svm_words_chars_cues", "svm", 1.0, FeatureConfig()),
 )
 
