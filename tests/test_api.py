@@ -254,3 +254,43 @@ def test_metrics_count_documents_and_flags(client: TestClient) -> None:
     assert 'claimscan_flags_raised_total{label="overstated_efficacy"}' in text
     assert 'claimscan_requests_total{method="POST",route="/score",status="200"}' in text
     assert "claimscan_model_info{version=" in text
+
+
+def test_cors_allows_only_the_configured_origins() -> None:
+    with make_client(cors_origins=["https://cms.example.com"]) as cors:
+        allowed = cors.options(
+            "/score",
+            headers={"Origin": "https://cms.example.com", "Access-Control-Request-Method": "POST"},
+        )
+        refused = cors.options(
+            "/score", headers={"Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"}
+        )
+    assert allowed.headers["access-control-allow-origin"] == "https://cms.example.com"
+    assert "access-control-allow-origin" not in refused.headers
+
+
+def test_no_cors_headers_by_default(client: TestClient) -> None:
+    response = client.post("/score", json={"text": "Hi."}, headers={"Origin": "https://cms.example.com"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_submitted_text_never_reaches_the_logs(capfd: pytest.CaptureFixture[str]) -> None:
+    secret = "Confidential launch copy: our unreleased zorblax serum cures psoriasis."
+    with make_client(api_keys=["key-123"]) as secured:
+        secured.post("/score", json={"text": secret}, headers={"Authorization": "Bearer key-123"})
+        secured.post("/score", json={"text": secret, "labels": ["bogus"]}, headers={"X-API-Key": "key-123"})
+        secured.post("/score", json={"text": secret}, headers={"Authorization": "Bearer wrong-key"})
+    logs = capfd.readouterr()
+    combined = logs.out + logs.err
+    assert '"route": "/score"' in combined  # the access log did run
+    assert "zorblax" not in combined
+    assert "key-123" not in combined and "wrong-key" not in combined
+
+
+def test_api_keys_guard_scoring_but_not_probes() -> None:
+    with make_client(api_keys=["k1", "k2"]) as secured:
+        assert secured.post("/score", json={"text": "Hi."}).status_code == 401
+        assert secured.get("/labels").json()["error"]["code"] == "unauthorized"
+        assert secured.post("/score", json={"text": "Hi."}, headers={"X-API-Key": "k2"}).status_code == 200
+        assert secured.get("/healthz").status_code == 200
+        assert secured.get("/readyz").status_code == 200
