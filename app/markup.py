@@ -310,7 +310,7 @@ def _closing_hashes(body: str, start: int) -> int:
 
 
 def _inline(source: str, start: int, end: int, out: _Builder) -> None:
-    brackets = _Brackets(source, start, end)
+    line = _Line(source, start, end)
     # Links nest; an explicit stack (resume at, outer end, first visible index, link start)
     # instead of recursion keeps "[[[[...]]]]" from exhausting the Python stack.
     links: list[tuple[int, int, int, int]] = []
@@ -330,14 +330,14 @@ def _inline(source: str, start: int, end: int, out: _Builder) -> None:
         elif char == "`":
             i = _code_span(source, i, end, out)
         elif char == "!" and source.startswith("[", i + 1):
-            closed = brackets.link_end(i + 1, end)
+            closed = line.link_end(i + 1, end)
             if closed is None:
                 out.emit_source(char, i)
                 i += 1
             else:
                 i = closed[1]  # images carry alt text, which is not visible prose
         elif char == "[":
-            closed = brackets.link_end(i, end)
+            closed = line.link_end(i, end)
             if closed is None:
                 out.emit_source(char, i)
                 i += 1
@@ -345,7 +345,7 @@ def _inline(source: str, start: int, end: int, out: _Builder) -> None:
                 links.append((closed[1], end, len(out.starts), i))
                 i, end = i + 1, closed[0]
         elif char == "<":
-            i = _angle(source, i, end, out)
+            i = _angle(source, i, end, out, line)
         elif char == "&" and (entity := _ENTITY.match(source, i, end)):
             out.emit_decoded(html.unescape(entity.group(0)), i, entity.end())
             i = entity.end()
@@ -374,9 +374,9 @@ def _code_span(source: str, i: int, end: int, out: _Builder) -> int:
     return close + len(ticks)
 
 
-class _Brackets:
-    """The brackets of one line, found in a single pass, so that finding where each link ends
-    costs linear time in all, however many brackets never close."""
+class _Line:
+    """Where the brackets and comment ends of one line are, found in a single pass, so that
+    links and comments cost linear time in all, however many of them never close."""
 
     def __init__(self, source: str, start: int, end: int) -> None:
         self.source = source
@@ -396,6 +396,11 @@ class _Brackets:
                 opened.append(i)
             elif char == "]" and opened:
                 self.matching[opened.pop()] = i
+        self.comment_ends: list[int] = []  # every "-->"
+        close = source.find("-->", start, end)
+        while close != -1:
+            self.comment_ends.append(close)
+            close = source.find("-->", close + 1, end)
 
     def link_end(self, bracket: int, end: int) -> tuple[int, int] | None:
         """For ``[text](target)`` or ``[text][ref]`` at ``bracket``: (end of text, end of link)."""
@@ -405,21 +410,28 @@ class _Brackets:
         closer = {"(": ")", "[": "]"}.get(self.source[text_end + 1 : text_end + 2])
         if closer is None:
             return None
-        positions = self.closers[closer]
-        index = bisect_left(positions, text_end + 2)
-        if index == len(positions) or positions[index] >= end:
-            return None
-        return text_end, positions[index] + 1
+        close = _first_at_or_after(self.closers[closer], text_end + 2)
+        return None if close is None or close >= end else (text_end, close + 1)
+
+    def comment_end(self, opener: int, end: int) -> int | None:
+        """For a ``<!--`` at ``opener``: the end of the comment, if it closes before ``end``."""
+        close = _first_at_or_after(self.comment_ends, opener + 4)
+        return None if close is None or close + 3 > end else close + 3
 
 
-def _angle(source: str, i: int, end: int, out: _Builder) -> int:
+def _first_at_or_after(positions: list[int], position: int) -> int | None:
+    index = bisect_left(positions, position)
+    return positions[index] if index < len(positions) else None
+
+
+def _angle(source: str, i: int, end: int, out: _Builder, line: _Line) -> int:
     if autolink := _AUTOLINK.match(source, i, end):
         first = len(out.starts)
         out.emit_source(autolink.group(1), i + 1)
         out.wrap(first, i, autolink.end())
         return autolink.end()
-    if source.startswith("<!--", i, end) and (close := source.find("-->", i + 4, end)) != -1:
-        return close + 3  # a comment
+    if source.startswith("<!--", i, end) and (comment_end := line.comment_end(i, end)) is not None:
+        return comment_end
     if tag := _HTML_TAG.match(source, i, end):
         if tag.group(1) and tag.group(1).lower() in _BLOCK_ELEMENTS:
             out.emit_break(i)

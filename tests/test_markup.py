@@ -125,6 +125,10 @@ def test_html_round_trip(source: str) -> None:
         ("<p>Shown</p><![CDATA[x", "Shown"),
         ("&#x", "&#x"),
         ("<</>", "<"),
+        # CPython's parser raises AssertionError on these malformed marked sections.
+        ("<![0", "<![0"),
+        ("<p>Before<![foo x]>after</p>", "Beforeafter"),
+        ("<p>Before<![0 x]>after</p>", "Beforeafter"),
     ],
 )
 def test_html_truncated_markup_does_not_crash(source: str, first_word: str) -> None:
@@ -132,6 +136,14 @@ def test_html_truncated_markup_does_not_crash(source: str, first_word: str) -> N
     assert_well_formed(visible, source)
     assert normalise(visible.text).startswith(first_word)
     assert_round_trip(source, "html")
+
+
+def test_html_malformed_marked_section_keeps_offsets() -> None:
+    source = "<p>x<![0]>Buy now</p>"
+    assert source_sentences(source, "html") == ["x<![0]>Buy now"]
+    visible = extract_visible(source, "html")
+    buy = visible.text.index("Buy")
+    assert source[slice(*visible.to_source(buy, buy + 3))] == "Buy"
 
 
 def test_html_entity_maps_to_whole_entity() -> None:
@@ -264,6 +276,41 @@ def test_markdown_code_inside_link() -> None:
     assert source[slice(*visible.to_source(x + 2, x + 3))] == "y"
 
 
+def test_markdown_deeply_nested_links() -> None:
+    depth = 5_000
+    source = "[" * depth + "Buy now" + "](u)" * depth
+    assert visible_sentences(source, "markdown") == ["Buy now"]
+    assert source_sentences(source, "markdown") == [source]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        " " * 100_000 + "x",
+        "-" + " " * 100_000 + "x",
+        "# a" + " " * 100_000 + "b",
+        "<!--" * 25_000,
+        "[" + "<!--" * 25_000 + "](u)",
+        "[" * 100_000,
+        "[a][" * 25_000,
+        "<a" + "b" * 100_000,
+    ],
+    ids=[
+        "leading-spaces",
+        "trailing-spaces",
+        "heading-spaces",
+        "comments",
+        "comments-in-link",
+        "brackets",
+        "bracket-pairs",
+        "long-tag-name",
+    ],
+)
+def test_markdown_adversarial_inputs_finish(source: str) -> None:
+    # Each of these took from seconds to minutes before (quadratic backtracking or rescans).
+    assert_well_formed(extract_visible(source, "markdown"), source)
+
+
 # --- Properties ------------------------------------------------------------------------------
 
 ANY_CHARACTER = st.characters(codec=None, exclude_categories=())
@@ -350,6 +397,11 @@ PROPERTY_SETTINGS = settings(max_examples=300, deadline=None)
 def test_visible_map_is_well_formed(source: str, fmt: Format) -> None:
     visible = extract_visible(source, fmt)
     assert_well_formed(visible, source)
+    assert visible.starts is not None
+    assert visible.ends is not None
+    for index, char in enumerate(visible.text):
+        if visible.ends[index] - visible.starts[index] == 1 and not char.isspace():
+            assert source[visible.starts[index]] == char  # copied characters point at themselves
     for start, end in split_sentences(visible.text):
         source_start, source_end = visible.to_source(start, end)
         assert 0 <= source_start <= source_end <= len(source)
