@@ -21,6 +21,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -225,18 +226,21 @@ class ClaimVectorizer:
         return self.fit(texts).transform(texts)
 
     def _word_part(self, token_lists: list[list[str]]) -> _Part:
-        vocabulary = self.word_vocabulary_
+        vocabulary_get = self.word_vocabulary_.get
         n_max = self.config.word_ngrams
         scope = self.config.scope_features
-        rows: list[int] = []
-        cols: list[int] = []
-        for row, tokens in enumerate(token_lists):
-            found = [i for i in map(vocabulary.get, _word_grams(tokens, n_max, scope)) if i is not None]
-            cols += found
-            rows += [row] * len(found)
+        ids: list[int] = []
+        lengths: list[int] = []
+        for tokens in token_lists:
+            grams = _word_grams(tokens, n_max, scope)
+            ids += map(vocabulary_get, grams, repeat(-1))  # the lookups run in C
+            lengths.append(len(grams))
+        found = np.array(ids, np.int64)
+        rows = np.repeat(np.arange(len(token_lists)), lengths)
+        known = found >= 0
         return _tfidf_part(
-            np.array(rows, np.int64),
-            np.array(cols, np.int64),
+            rows[known],
+            found[known],
             None,
             self.word_idf_,
             self.config.word_weight,

@@ -11,9 +11,11 @@ then read off as the runs of tokens that raise the score most.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from app.features import ClaimVectorizer
 
@@ -54,11 +56,20 @@ class ClaimModel:
 
     def _decide(self, coo: tuple[Any, Any, Any], n_rows: int) -> Any:
         rows, cols, data = coo
-        scores = np.empty((n_rows, len(self.labels)))
-        contributions = self.coef[:, cols] * data
-        for label in range(len(self.labels)):
-            scores[:, label] = np.bincount(rows, weights=contributions[label], minlength=n_rows)
-        return scores + self.intercept
+        # A COO-times-dense product in scipy's C++ is several times faster than gathering
+        # coefficient columns in numpy; duplicates, if any, are summed as they should be.
+        features = sp.coo_matrix((data, (rows, cols)), shape=(n_rows, self.coef.shape[1]))
+        return np.asarray(features @ self.coef_t) + self.intercept
+
+    @cached_property
+    def coef_t(self) -> Any:
+        """Coefficients as (n_features, n_labels), contiguous, for the product above."""
+        return np.ascontiguousarray(self.coef.T)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("coef_t", None)  # derived; never written into the artifact
+        return state
 
     def calibrate(self, decision: Any) -> Any:
         z = decision * self.calibration[:, 0] + self.calibration[:, 1]

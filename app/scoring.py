@@ -70,16 +70,19 @@ class Scorer:
         all_sentences = [sentence for doc in segmented for sentence in doc.sentences]
         if not all_sentences:
             empty = np.zeros((0, len(LABEL_IDS)))
-            return [self._document(doc, empty, empty.astype(bool), {}, 0) for doc in segmented]
+            return [self._document(doc, empty, empty.astype(bool), {}, 0, {}) for doc in segmented]
         probabilities, features = self.model.score(all_sentences)
         flagged = probabilities >= self.model.thresholds
+        flags_of: dict[int, list[int]] = {}
+        for row, label in zip(*(axis.tolist() for axis in np.nonzero(flagged)), strict=True):
+            flags_of.setdefault(row, []).append(label)
         wanted_rows: list[int] = []
         wanted_labels: list[list[int]] = []
         position = 0
         for doc in segmented:
             wanted = _wanted_labels(doc.request)
             for row in range(position, position + len(doc.sentences)):
-                labels = [i for i in np.flatnonzero(flagged[row]).tolist() if i in wanted]
+                labels = [i for i in flags_of.get(row, ()) if i in wanted]
                 if labels and doc.request.explain:
                     wanted_rows.append(row)
                     wanted_labels.append(labels)
@@ -96,7 +99,9 @@ class Scorer:
         for doc in segmented:
             count = len(doc.sentences)
             rows_slice = slice(position, position + count)
-            results.append(self._document(doc, probabilities[rows_slice], flagged[rows_slice], evidence, position))
+            results.append(
+                self._document(doc, probabilities[rows_slice], flagged[rows_slice], evidence, position, flags_of)
+            )
             position += count
         return results
 
@@ -117,6 +122,7 @@ class Scorer:
         flagged: Any,
         evidence: dict[int, list[list[EvidenceSpan]]],
         first_row: int,
+        flags_of: dict[int, list[int]],
     ) -> dict[str, Any]:
         request = doc.request
         wanted = set(request.labels) if request.labels is not None else set(LABEL_IDS)
@@ -135,7 +141,7 @@ class Scorer:
                 "flags": [],
             }
             pending_offsets += [start, end]
-            label_indices = [i for i in np.flatnonzero(flagged[index]).tolist() if i in wanted_indices]
+            label_indices = [i for i in flags_of.get(first_row + index, ()) if i in wanted_indices]
             if label_indices:
                 evidence_lists = evidence.get(first_row + index) or [[] for _ in label_indices]
                 visible_start = doc.spans[index][0]
