@@ -21,211 +21,43 @@ import json
 import math
 import os
 import platform
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bench._common import ROOT, SEEDS_DIR, Article, load_articles, percentile
+from bench.http import HOST, Server, async_client, closed_loop, post_request
+
 __all__ = ["main"]
 
-ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT.parent / "shared" / "seeds"
 SAMPLE = Path(__file__).with_name("sample_article.md")
 DEFAULT_OUTPUT = Path(__file__).with_name("load_results.json")
-HOST = "127.0.0.1"
 TARGET_WORDS = 1_000
 READY_TIMEOUT_S = 120.0
+REQUEST_TIMEOUT_S = 120.0
 
 
-@dataclass(frozen=True)
-class Article:
-    text: str
-    format: str
-    source: str
+def build_article() -> tuple[Article, str]:
+    """About 1,000 words, named by where they came from, and their format.
 
-    @property
-    def words(self) -> int:
-        return len(self.text.split())
-
-
-def build_article() -> Article:
-    """About 1,000 words: whole lines of the seed articles in name order, else the sample."""
-    seeds = sorted(SEEDS.glob("*.txt")) if SEEDS.is_dir() else []
-    if not seeds:
-        return Article(SAMPLE.read_text(encoding="utf-8"), "markdown", str(SAMPLE.relative_to(ROOT)))
+    Whole lines of the seed articles in name order, else the markdown sample.
+    """
+    directory, seeds = load_articles()
+    if directory != SEEDS_DIR:
+        return Article(str(SAMPLE.relative_to(ROOT)), SAMPLE.read_text(encoding="utf-8")), "markdown"
     lines: list[str] = []
     words = 0
-    for path in seeds:
-        for line in path.read_text(encoding="utf-8").splitlines():
+    for seed in seeds:
+        for line in seed.text.splitlines():
             if line.strip() and words < TARGET_WORDS:
                 lines.append(line.strip())
                 words += len(line.split())
-    return Article("\n".join(lines), "text", f"../shared/seeds ({len(seeds)} files)")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _ppid_and_cmdline(pid: int) -> tuple[int, bytes] | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-    return int(stat[stat.rindex(")") + 2 :].split()[1]), cmdline
-
-
-def _children(pid: int) -> list[int]:
-    """Child processes of ``pid`` (uvicorn's spawned workers), leaving out multiprocessing helpers."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (info := _ppid_and_cmdline(int(entry.name))) is not None:
-            ppid, cmdline = info
-            if ppid == pid and b"resource_tracker" not in cmdline:
-                found.append(int(entry.name))
-    return sorted(found)
-
-
-def rss_kib(pid: int) -> int:
-    """VmRSS of one process, in KiB (0 if it has gone)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-class Server:
-    """``claimscan serve`` on a free loopback port, in its own process group."""
-
-    def __init__(self, workers: int, log_path: Path) -> None:
-        self.workers = workers
-        self.port = free_port()
-        self.url = f"http://{HOST}:{self.port}"
-        self.log_path = log_path
-        env = {key: value for key, value in os.environ.items() if not key.startswith("CLAIMSCAN_")}
-        # The service defaults, spelled out: the committed model, info-level JSON access logs (to a file).
-        env |= {"CLAIMSCAN_MODEL_DIR": str(ROOT / "models"), "CLAIMSCAN_LOG_LEVEL": "info"}
-        env["CLAIMSCAN_LOG_FORMAT"] = "json"
-        command = [sys.executable, "-m", "app.cli", "serve", "--host", HOST, "--port", str(self.port)]
-        command += ["--workers", str(workers)]
-        with log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.exit_code: int | None = None
-
-    def log_tail(self, lines: int = 20) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def worker_pids(self) -> list[int]:
-        # One worker serves in the uvicorn process itself; more are children of a supervisor.
-        return [self.process.pid] if self.workers == 1 else _children(self.process.pid)
-
-    def rss_kib(self) -> dict[int, int]:
-        return {pid: rss_kib(pid) for pid in self.worker_pids()}
-
-    def wait_ready(self) -> str:
-        """Wait until every worker has loaded the model and /readyz answers; the model version."""
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        with httpx.Client(base_url=self.url, timeout=2.0, trust_env=False) as client:
-            while True:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log_tail()}")
-                loaded = self.log_path.read_text(errors="replace").count('"message": "model loaded"')
-                if loaded >= self.workers and len(self.worker_pids()) >= self.workers:
-                    with suppress(httpx.TransportError):
-                        response = client.get("/readyz")
-                        if response.status_code == 200:
-                            return str(response.json()["model_version"])
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"server not ready after {READY_TIMEOUT_S:.0f} s:\n{self.log_tail()}")
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        """SIGTERM, as an orchestrator would; SIGKILL for the whole group if it lingers."""
-        group = self.process.pid  # start_new_session: the server leads its own process group
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                with suppress(ProcessLookupError):
-                    os.killpg(group, signal.SIGKILL)
-                self.process.wait(timeout=30)
-        self.exit_code = self.process.returncode
-        with suppress(ProcessLookupError):  # workers outliving their supervisor
-            os.killpg(group, signal.SIGKILL)
-
-
-@contextmanager
-def serving(workers: int, log_path: Path) -> Iterator[Server]:
-    server = Server(workers, log_path)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@dataclass
-class LoadResult:
-    latencies_s: list[float] = field(default_factory=list)
-    errors: Counter[str] = field(default_factory=Counter)
-    started: float = 0.0
-    finished: float = 0.0
-
-    @property
-    def elapsed_s(self) -> float:
-        return self.finished - self.started
-
-
-async def closed_loop(
-    client: httpx.AsyncClient, body: bytes, concurrency: int, seconds: float, result: LoadResult
-) -> None:
-    """``concurrency`` loops, each posting as soon as its previous answer arrived, until the deadline."""
-    headers = {"Content-Type": "application/json"}
-    result.started = time.perf_counter()
-    deadline = result.started + seconds
-
-    async def one_loop() -> None:
-        while time.perf_counter() < deadline:
-            sent = time.perf_counter()
-            try:
-                response = await client.post("/score", content=body, headers=headers)
-            except httpx.HTTPError as exc:
-                result.errors[type(exc).__name__] += 1
-                continue
-            if response.status_code == 200:
-                result.latencies_s.append(time.perf_counter() - sent)
-            else:
-                result.errors[f"http_{response.status_code}"] += 1
-
-    await asyncio.gather(*(one_loop() for _ in range(concurrency)))
-    result.finished = time.perf_counter()
+    return Article(f"../shared/seeds ({len(seeds)} files)", "\n".join(lines)), "text"
 
 
 async def sample_rss(server: Server, samples: list[int], stop: asyncio.Event) -> None:
@@ -236,43 +68,35 @@ async def sample_rss(server: Server, samples: list[int], stop: asyncio.Event) ->
             await asyncio.wait_for(stop.wait(), timeout=1.0)
 
 
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    if not sorted_values:
-        return math.nan
-    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
-
-
-async def run_load(server: Server, article: Article, concurrency: int, seconds: float, warmup: float) -> dict[str, Any]:
-    body = json.dumps({"id": "bench-load", "text": article.text, "format": article.format}).encode()
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    timeout = httpx.Timeout(120.0)
-    async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=timeout, trust_env=False) as client:
+async def run_load(
+    server: Server, article: Article, article_format: str, concurrency: int, seconds: float, warmup: float
+) -> dict[str, Any]:
+    body = json.dumps({"id": "bench-load", "text": article.text, "format": article_format}).encode()
+    request = post_request("/score", [body])  # the answers are not parsed: the client stays light
+    async with async_client(server, concurrency, REQUEST_TIMEOUT_S) as client:
         first = await client.post("/score", content=body, headers={"Content-Type": "application/json"})
         first.raise_for_status()
         scored = first.json()
         if warmup > 0:
-            await closed_loop(client, body, concurrency, warmup, LoadResult())
+            await closed_loop(client, request, concurrency, warmup)
 
         rss_start = server.rss_kib()
         samples: list[int] = []
         stop = asyncio.Event()
         sampler = asyncio.create_task(sample_rss(server, samples, stop))
-        result = LoadResult()
-        await closed_loop(client, body, concurrency, seconds, result)
+        result = await closed_loop(client, request, concurrency, seconds)
         stop.set()
         await sampler
         rss_end = server.rss_kib()
 
-    latencies = sorted(result.latencies_s)
+    latencies = result.latencies_ms
     ok = len(latencies)
     start_total = sum(rss_start.values())
     end_total = sum(rss_end.values())
     return {
         "article": {
-            "source": article.source,
-            "format": article.format,
+            "source": article.name,
+            "format": article_format,
             "words": article.words,
             "characters": len(article.text),
             "request_bytes": len(body),
@@ -284,17 +108,17 @@ async def run_load(server: Server, article: Article, concurrency: int, seconds: 
             "ok": ok,
             "errors": sum(result.errors.values()),
             "errors_by_kind": dict(result.errors),
-            "elapsed_s": round(result.elapsed_s, 3),
-            "throughput_rps": round(ok / result.elapsed_s, 2) if result.elapsed_s > 0 else 0.0,
+            "elapsed_s": round(result.wall_s, 3),
+            "throughput_rps": round(ok / result.wall_s, 2) if result.wall_s > 0 else 0.0,
         },
         "latency_ms": {
-            name: round(value * 1000, 1)
+            name: round(value, 1)
             for name, value in (
                 ("mean", sum(latencies) / ok if ok else math.nan),
-                ("p50", percentile(latencies, 50)),
-                ("p90", percentile(latencies, 90)),
-                ("p99", percentile(latencies, 99)),
-                ("max", latencies[-1] if latencies else math.nan),
+                ("p50", percentile(latencies, 50, nearest_rank=True)),
+                ("p90", percentile(latencies, 90, nearest_rank=True)),
+                ("p99", percentile(latencies, 99, nearest_rank=True)),
+                ("max", max(latencies, default=math.nan)),
             )
         },
         "memory": {
@@ -344,37 +168,39 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1 or args.concurrency < 1 or args.seconds <= 0 or args.warmup < 0:
         parser.error("--workers and --concurrency must be at least 1, --seconds positive, --warmup not negative")
 
-    article = build_article()
-    with tempfile.TemporaryDirectory(prefix="claimscan-load-") as scratch:
-        log_path = Path(scratch) / "server.log"
-        with serving(args.workers, log_path) as server:
-            try:
-                print(f"starting claimscan serve on {server.url} with {args.workers} worker(s)...", file=sys.stderr)
-                version = server.wait_ready()
-                print(f"load: concurrency {args.concurrency} for {args.seconds:g} s...", file=sys.stderr)
-                figures = asyncio.run(run_load(server, article, args.concurrency, args.seconds, args.warmup))
-            except BaseException:
-                print(f"server log (tail):\n{server.log_tail()}", file=sys.stderr)
-                raise
-        results: dict[str, Any] = {
-            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "config": {
-                "workers": args.workers,
-                "concurrency": args.concurrency,
-                "seconds": args.seconds,
-                "warmup_s": args.warmup,
-                "host": HOST,
-            },
-            "model_version": version,
-            **figures,
-            "server_exit_code": server.exit_code,
-            "machine": {
-                "cpus": os.cpu_count(),
-                "python": platform.python_version(),
-                "platform": platform.platform(),
-                "httpx": httpx.__version__,
-            },
-        }
+    article, article_format = build_article()
+    with (
+        tempfile.TemporaryDirectory(prefix="claimscan-load-") as scratch,
+        Server(args.workers, Path(scratch)) as server,  # stopped (SIGTERM, then SIGKILL) when the block ends
+    ):
+        try:
+            print(f"starting claimscan serve on {server.base_url} with {args.workers} worker(s)...", file=sys.stderr)
+            server.wait_ready(READY_TIMEOUT_S)
+            print(f"load: concurrency {args.concurrency} for {args.seconds:g} s...", file=sys.stderr)
+            load = run_load(server, article, article_format, args.concurrency, args.seconds, args.warmup)
+            figures = asyncio.run(load)
+        except BaseException:
+            print(f"server log (tail):\n{server.log_tail()}", file=sys.stderr)
+            raise
+    results: dict[str, Any] = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "config": {
+            "workers": args.workers,
+            "concurrency": args.concurrency,
+            "seconds": args.seconds,
+            "warmup_s": args.warmup,
+            "host": HOST,
+        },
+        "model_version": server.model_version,
+        **figures,
+        "server_exit_code": server.exit_code,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "httpx": httpx.__version__,
+        },
+    }
     print(table(results))
     args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.output}", file=sys.stderr)
