@@ -29,7 +29,7 @@ import scipy.sparse as sp
 
 from app.cues import CONJUNCTIONS, CUES
 
-__all__ = ["ClaimVectorizer", "FeatureConfig", "Occurrences", "build_vectorizer", "tokenize"]
+__all__ = ["Analysis", "ClaimVectorizer", "FeatureConfig", "Occurrences", "build_vectorizer", "tokenize"]
 
 _TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*|[%#$]")
 _NORMALISE = str.maketrans({**{str(d): "0" for d in range(10)}, "\u2019": "'"})
@@ -59,14 +59,23 @@ class FeatureConfig:
     word_weight: float = 1.0
     char_weight: float = 1.0
     cue_weight: float = 0.6
-    # Rows are divided by norm ** norm_power: 1.0 is plain L2; lower keeps a long sentence's
-    # strong words from being diluted by its many ordinary ones.
-    norm_power: float = 1.0
     # Words shortly after a hedge ("may") or a negation ("no") also count as "h:word" / "n:word",
     # so "may ease pain" and "eases pain" differ, as do "side effects" and "no side effects".
     scope_features: bool = True
     use_chars: bool = True
     use_cues: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """Per text of a batch: its tokens, the vocabulary ids of its word grams (``gram_ids``, -1 where
+    unknown, text ``i`` at ``gram_starts[i]:gram_starts[i + 1]``), its cue matches and derived cues."""
+
+    tokens: list[list[str]]
+    gram_ids: Any
+    gram_starts: Any
+    cue_matches: list[list[tuple[int, int, int]]]
+    derived: list[set[int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,42 +220,54 @@ class ClaimVectorizer:
 
     def transform_coo(self, texts: list[str]) -> tuple[Any, Any, Any]:
         """The feature matrix as (row, column, value) arrays: scoring needs no CSR."""
+        return self.analyse(texts)[0]
+
+    def analyse(self, texts: list[str]) -> tuple[tuple[Any, Any, Any], Analysis]:
+        """The feature matrix as (row, column, value) arrays, and what was computed on the way,
+        which :meth:`occurrences` reuses rather than tokenising and looking everything up again."""
         token_lists = [_TOKEN.findall(_normalise(text)) for text in texts]
-        parts = [self._word_part(token_lists)]
+        word_part, gram_ids, gram_starts = self._word_part(token_lists)
+        parts = [word_part]
         offset = len(self.word_vocabulary_)
         if self.config.use_chars:
             parts.append(self._char_part(token_lists, offset))
         offset += len(self.char_vocabulary_)
+        cue_matches: list[list[tuple[int, int, int]]] = []
+        derived: list[set[int]] = []
         if self.config.use_cues:
-            parts.append(self._cue_part(texts, token_lists, offset))
+            parts.append(self._cue_part(texts, token_lists, offset, cue_matches, derived))
         rows, cols, data = (np.concatenate(column) for column in zip(*parts, strict=True))
-        return rows, cols, data
+        return (rows, cols, data), Analysis(token_lists, gram_ids, gram_starts, cue_matches, derived)
 
     def fit_transform(self, texts: list[str]) -> sp.csr_matrix:
         return self.fit(texts).transform(texts)
 
-    def _word_part(self, token_lists: list[list[str]]) -> _Part:
-        vocabulary_get = self.word_vocabulary_.get
-        n_max = self.config.word_ngrams
-        scope = self.config.scope_features
+    def _word_ids(self, tokens: list[str]) -> list[int]:
+        """Vocabulary ids of the word grams of ``tokens`` (-1 where unknown), in _word_grams order."""
+        grams = _word_grams(tokens, self.config.word_ngrams, self.config.scope_features)
+        return list(map(self.word_vocabulary_.get, grams, repeat(-1)))  # the lookups run in C
+
+    def _word_part(self, token_lists: list[list[str]]) -> tuple[_Part, Any, Any]:
         ids: list[int] = []
         lengths: list[int] = []
         for tokens in token_lists:
-            grams = _word_grams(tokens, n_max, scope)
-            ids += map(vocabulary_get, grams, repeat(-1))  # the lookups run in C
-            lengths.append(len(grams))
+            token_ids = self._word_ids(tokens)
+            ids += token_ids
+            lengths.append(len(token_ids))
         found = np.array(ids, np.int64)
+        starts = np.zeros(len(lengths) + 1, np.int64)
+        starts[1:] = np.cumsum(lengths)
         rows = np.repeat(np.arange(len(token_lists)), lengths)
         known = found >= 0
-        return _tfidf_part(
+        part = _tfidf_part(
             rows[known],
             found[known],
             None,
             self.word_idf_,
             self.config.word_weight,
             0,
-            self.config.norm_power,
         )
+        return part, found, starts
 
     def _char_part(self, token_lists: list[list[str]], offset: int) -> _Part:
         words: dict[str, int] = {}
@@ -264,15 +285,25 @@ class ClaimVectorizer:
             self.char_idf_,
             self.config.char_weight,
             offset,
-            self.config.norm_power,
         )
 
-    def _cue_part(self, texts: list[str], token_lists: list[list[str]], offset: int) -> _Part:
+    def _cue_part(
+        self,
+        texts: list[str],
+        token_lists: list[list[str]],
+        offset: int,
+        matches_out: list[list[tuple[int, int, int]]],
+        derived_out: list[set[int]],
+    ) -> _Part:
         rows: list[int] = []
         cols: list[int] = []
         for row, (text, tokens) in enumerate(zip(texts, token_lists, strict=True)):
-            fired = {cue for cue, _, _ in self._cue_matches(tokens)}
-            fired |= self._derived_cues(text, tokens, fired)
+            matches = self._cue_matches(tokens)
+            fired = {cue for cue, _, _ in matches}
+            derived = self._derived_cues(text, tokens, fired)
+            matches_out.append(matches)
+            derived_out.append(derived)
+            fired |= derived
             cols += fired
             rows += [row] * len(fired)
         return (
@@ -362,69 +393,87 @@ class ClaimVectorizer:
 
     # --- explaining ------------------------------------------------------------------------
 
-    def occurrences(self, texts: list[str]) -> tuple[list[list[tuple[int, int]]], Occurrences]:
-        """Token spans of each text, and every feature occurrence of all of them as parallel arrays."""
+    def occurrences(
+        self, texts: list[str], analysis: Analysis | None = None, rows: list[int] | None = None
+    ) -> tuple[list[list[tuple[int, int]]], Occurrences]:
+        """Token spans of each text, and every feature occurrence of all of them as parallel arrays.
+
+        ``analysis`` is what :meth:`analyse` kept for a batch, and ``rows`` says which of its rows
+        each text is; without them the texts are analysed here.
+        """
+        if analysis is None or rows is None:
+            analysis, rows = self.analyse(texts)[1], list(range(len(texts)))
         all_spans: list[list[tuple[int, int]]] = []
-        rows: list[int] = []
-        features: list[int] = []
-        firsts: list[int] = []
-        widths: list[int] = []
+        word_ids: list[Any] = []
+        word_firsts: list[Any] = []
+        word_widths: list[Any] = []
+        cue_rows: list[int] = []
+        cue_features: list[int] = []
+        cue_firsts: list[int] = []
+        cue_widths: list[int] = []
         char_parts: list[tuple[int, list[str]]] = []
-        vocabulary_get = self.word_vocabulary_.get
         cue_offset = len(self.word_vocabulary_) + len(self.char_vocabulary_)
-        n_max = self.config.word_ngrams
-        for row, text in enumerate(texts):
+        for text_index, (text, row) in enumerate(zip(texts, rows, strict=True)):
             tokens, spans = tokenize(text)
             all_spans.append(spans)
-            length = len(tokens)
-            grams = _word_grams(tokens, n_max)
-            gram_firsts, gram_widths = _gram_positions(length, n_max)
-            if self.config.scope_features:
-                scoped = _scoped(tokens)
-                grams += [gram for gram, _ in scoped]
-                gram_firsts += [position for _, position in scoped]
-                gram_widths += [1] * len(scoped)
-            for index, first, width in zip(map(vocabulary_get, grams), gram_firsts, gram_widths, strict=True):
-                if index is not None:
-                    rows.append(row)
-                    features.append(index)
-                    firsts.append(first)
-                    widths.append(width)
-            if self.config.use_chars and tokens:
-                char_parts.append((row, tokens))
-            if self.config.use_cues:
-                matches = self._cue_matches(tokens)
+            if tokens == analysis.tokens[row]:
+                ids: Any = analysis.gram_ids[analysis.gram_starts[row] : analysis.gram_starts[row + 1]]
+                matches = analysis.cue_matches[row] if self.config.use_cues else []
+                derived = analysis.derived[row] if self.config.use_cues else set()
+            else:  # case folding changed the tokenisation of this text: look it up afresh
+                ids = np.array(self._word_ids(tokens), np.int64)
+                matches = self._cue_matches(tokens) if self.config.use_cues else []
                 fired = {cue for cue, _, _ in matches}
-                found = list(matches)
-                for conjunction in self._derived_cues(text, tokens, fired):
-                    required = _CONJUNCTION_REQUIRED.get(conjunction, frozenset())
-                    found += [(conjunction, first, last) for cue, first, last in matches if cue in required]
-                for cue, first, last in found:
-                    rows.append(row)
-                    features.append(cue_offset + cue)
-                    firsts.append(first)
-                    widths.append(last - first)
+                derived = self._derived_cues(text, tokens, fired) if self.config.use_cues else set()
+            firsts, widths = _gram_positions(len(tokens), self.config.word_ngrams)
+            if self.config.scope_features:
+                scoped = [position for _, position in _scoped(tokens)]
+                firsts, widths = firsts + scoped, widths + [1] * len(scoped)
+            word_ids.append(ids)
+            word_firsts.append(firsts)
+            word_widths.append(widths)
+            if self.config.use_chars and tokens:
+                char_parts.append((text_index, tokens))
+            found = list(matches)
+            for conjunction in derived:
+                required = _CONJUNCTION_REQUIRED.get(conjunction, frozenset())
+                found += [(conjunction, first, last) for cue, first, last in matches if cue in required]
+            for cue, first, last in found:
+                cue_rows.append(text_index)
+                cue_features.append(cue_offset + cue)
+                cue_firsts.append(first)
+                cue_widths.append(last - first)
+        lengths = [len(ids) for ids in word_ids]
+        all_ids = np.concatenate(word_ids) if word_ids else np.zeros(0, np.int64)
+        known = all_ids >= 0
         parts = [
             (
-                np.array(rows, np.int64),
-                np.array(features, np.int64),
-                np.array(firsts, np.int64),
-                np.array(widths, np.int64),
-                np.ones(len(rows)),
-            )
+                np.repeat(np.arange(len(texts)), lengths)[known],
+                all_ids[known],
+                np.array([f for firsts in word_firsts for f in firsts], np.int64)[known],
+                np.array([w for widths in word_widths for w in widths], np.int64)[known],
+                np.ones(int(known.sum())),
+            ),
+            (
+                np.array(cue_rows, np.int64),
+                np.array(cue_features, np.int64),
+                np.array(cue_firsts, np.int64),
+                np.array(cue_widths, np.int64),
+                np.ones(len(cue_rows)),
+            ),
         ]
         if char_parts:
             # A word's character n-grams come straight from the cached word table, with their counts.
             offset = len(self.word_vocabulary_)
-            for row, tokens in char_parts:
+            for text_index, tokens in char_parts:
                 entries = self._word_entries(tokens)
-                lengths = [len(entry[0]) for entry in entries]
-                total = sum(lengths)
+                entry_lengths = [len(entry[0]) for entry in entries]
+                total = sum(entry_lengths)
                 parts.append(
                     (
-                        np.full(total, row, np.int64),
+                        np.full(total, text_index, np.int64),
                         np.concatenate([entry[0] for entry in entries]).astype(np.int64) + offset,
-                        np.repeat(np.arange(len(tokens)), lengths),
+                        np.repeat(np.arange(len(tokens)), entry_lengths),
                         np.ones(total, np.int64),
                         np.concatenate([entry[1] for entry in entries]),
                     )
@@ -455,7 +504,7 @@ def _vocabulary(df: Counter[str], n_docs: int, min_df: int) -> tuple[dict[str, i
     return vocabulary, idf
 
 
-def _tfidf_part(rows: Any, cols: Any, counts: Any, idf: Any, weight: float, offset: int, power: float) -> _Part:
+def _tfidf_part(rows: Any, cols: Any, counts: Any, idf: Any, weight: float, offset: int) -> _Part:
     """Sublinear TF-IDF, L2-normalised per row, of (row, column[, count]) triples."""
     if counts is None:  # raw occurrences: count them
         width = int(idf.shape[0]) or 1
@@ -463,5 +512,5 @@ def _tfidf_part(rows: Any, cols: Any, counts: Any, idf: Any, weight: float, offs
         rows, cols = keys // width, keys % width
     data = (1.0 + np.log(counts)) * idf[cols]
     norms = np.sqrt(np.bincount(rows, weights=data * data)) if len(rows) else np.zeros(0)
-    data = data / norms[rows] ** power * weight
+    data = data / norms[rows] * weight
     return rows, cols + offset, data

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from app.features import ClaimVectorizer
+from app.features import Analysis, ClaimVectorizer
 
 __all__ = ["ClaimModel", "EvidenceSpan", "SentenceFeatures"]
 
@@ -51,8 +51,8 @@ class ClaimModel:
 
     def score(self, texts: list[str]) -> tuple[Any, SentenceFeatures]:
         """Calibrated probabilities, and the feature values that explain() can reuse."""
-        coo = self.vectorizer.transform_coo(texts)
-        return self.calibrate(self._decide(coo, len(texts))), SentenceFeatures(*coo)
+        coo, analysis = self.vectorizer.analyse(texts)
+        return self.calibrate(self._decide(coo, len(texts))), SentenceFeatures(*coo, analysis)
 
     def _decide(self, coo: tuple[Any, Any, Any], n_rows: int) -> Any:
         rows, cols, data = coo
@@ -90,8 +90,9 @@ class ClaimModel:
         one gather of coefficients and one bincount.
         """
         if features is None or rows is None:
-            features, rows = SentenceFeatures(*self.vectorizer.transform_coo(sentences)), list(range(len(sentences)))
-        spans, found = self.vectorizer.occurrences(sentences)
+            coo, analysis = self.vectorizer.analyse(sentences)
+            features, rows = SentenceFeatures(*coo, analysis), list(range(len(sentences)))
+        spans, found = self.vectorizer.occurrences(sentences, features.analysis, rows)
         n_features = self.coef.shape[1]
         values = _values_at(features, np.asarray(rows, np.int64)[found.rows] * n_features + found.features, n_features)
         # A feature's contribution is shared by its occurrences in proportion to their counts.
@@ -132,11 +133,12 @@ def _values_at(features: SentenceFeatures, keys: Any, n_features: int) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class SentenceFeatures:
-    """A batch's feature values as (row, column, value) arrays."""
+    """A batch's feature values as (row, column, value) arrays, and the analysis behind them."""
 
     rows: Any
     cols: Any
     data: Any
+    analysis: Analysis
 
 
 def _offsets_within(widths: Any) -> Any:
