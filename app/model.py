@@ -94,10 +94,12 @@ class ClaimModel:
             features, rows = SentenceFeatures(*coo, analysis), list(range(len(sentences)))
         spans, found = self.vectorizer.occurrences(sentences, features.analysis, rows)
         n_features = self.coef.shape[1]
-        values = _values_at(features, np.asarray(rows, np.int64)[found.rows] * n_features + found.features, n_features)
-        # A feature's contribution is shared by its occurrences in proportion to their counts.
+        # A feature's value is shared by its occurrences in proportion to their counts.
         _, inverse = np.unique(found.rows * n_features + found.features, return_inverse=True)
-        share = found.counts / np.bincount(inverse, weights=found.counts)[inverse] / found.widths
+        totals = np.bincount(inverse, weights=found.counts)[inverse]
+        batch_rows = np.asarray(rows, np.int64)[found.rows]
+        values = self.vectorizer.occurrence_values(features.analysis, batch_rows, found.features, totals)
+        share = values * found.counts / totals / found.widths
         per_sentence = np.array([len(label_list) for label_list in labels], np.int64)
         pair_start = np.cumsum(per_sentence) - per_sentence
         pair_label = np.array([label for label_list in labels for label in label_list], np.int64)
@@ -105,30 +107,23 @@ class ClaimModel:
         # Every occurrence once per label of its sentence ...
         occurrence = np.repeat(np.arange(len(found.rows)), per_sentence[found.rows])
         pair = pair_start[found.rows][occurrence] + _offsets_within(per_sentence[found.rows])
-        weight = self.coef[pair_label[pair], found.features[occurrence]] * (values * share)[occurrence]
+        weight = self.coef[pair_label[pair], found.features[occurrence]] * share[occurrence]
         # ... and spread over the tokens it covers.
         widths = found.widths[occurrence]
         token = np.repeat(found.firsts[occurrence], widths) + _offsets_within(widths)
-        tokens_per_pair = np.array([len(spans[i]) for i in pair_sentence.tolist()], np.int64)
+        token_counts = np.array([len(token_spans) for token_spans in spans], np.int64)
+        tokens_per_pair = token_counts[pair_sentence]
         pair_token_start = np.cumsum(tokens_per_pair) - tokens_per_pair
         flat = np.repeat(pair_token_start[pair], widths) + token
         scores = np.bincount(flat, weights=np.repeat(weight, widths), minlength=int(tokens_per_pair.sum()))
+        runs = _runs(scores, pair_token_start, tokens_per_pair)
         explained: list[list[list[EvidenceSpan]]] = [[] for _ in sentences]
         for index, sentence in enumerate(pair_sentence.tolist()):
-            start, count = int(pair_token_start[index]), int(tokens_per_pair[index])
-            explained[sentence].append(_runs(scores[start : start + count], spans[sentence]) if count else [])
+            token_spans = spans[sentence]
+            explained[sentence].append(
+                [EvidenceSpan(token_spans[first][0], token_spans[last][1], w) for first, last, w in runs[index]]
+            )
         return explained
-
-
-def _values_at(features: SentenceFeatures, keys: Any, n_features: int) -> Any:
-    """The batch's feature value at each (row * n_features + column) key; 0 where absent."""
-    batch_keys = features.rows * n_features + features.cols
-    order = np.argsort(batch_keys)
-    sorted_keys = batch_keys[order]
-    if not len(sorted_keys):
-        return np.zeros(len(keys))
-    position = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-    return np.where(sorted_keys[position] == keys, features.data[order][position], 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,23 +143,43 @@ def _offsets_within(widths: Any) -> Any:
     return np.arange(total) - starts
 
 
-def _runs(scores: Any, spans: list[tuple[int, int]]) -> list[EvidenceSpan]:
-    """Maximal runs of tokens that push the score up, ranked by their summed weight."""
-    strongest = float(scores.max())
-    if strongest <= 0:
-        return [EvidenceSpan(*spans[int(scores.argmax())], weight=strongest)]
-    floor = strongest * _RUN_FLOOR
-    runs: list[EvidenceSpan] = []
-    first = None
-    total = 0.0
-    for i, score in enumerate([*scores.tolist(), -1.0]):
-        if score >= floor and i < len(spans):
-            if first is None:
-                first, total = i, 0.0
-            total += score
-        elif first is not None:
-            runs.append(EvidenceSpan(spans[first][0], spans[i - 1][1], round(total, 4)))
-            first = None
-    runs.sort(key=lambda run: run.weight, reverse=True)
-    best = runs[0].weight
-    return [run for run in runs[:_MAX_EVIDENCE] if run.weight >= best * 0.25]
+def _runs(scores: Any, starts: Any, counts: Any) -> list[list[tuple[int, int, float]]]:
+    """For each pair's slice ``scores[starts[p]:starts[p] + counts[p]]``: the maximal runs of
+    tokens that push its score up, as (first token, last token, summed weight), strongest first.
+
+    A token joins a run when it carries at least ``_RUN_FLOOR`` of the pair's strongest token;
+    at most ``_MAX_EVIDENCE`` runs are kept, none weaker than a quarter of the best.
+    """
+    result: list[list[tuple[int, int, float]]] = [[] for _ in range(len(counts))]
+    present = np.flatnonzero(counts > 0)
+    if not len(present):
+        return result
+    owner = np.repeat(np.arange(len(counts)), counts)  # pair of each token
+    strongest = np.maximum.reduceat(scores, starts[present])
+    best_value = np.zeros(len(counts))
+    best_value[present] = strongest
+    positive = best_value > 0
+    above = (scores >= (best_value * _RUN_FLOOR)[owner]) & positive[owner]
+    position = np.arange(len(scores)) - starts[owner]
+    begins = above & ~np.concatenate([[False], above[:-1] & (owner[1:] == owner[:-1])])
+    run_of = np.cumsum(begins) - 1
+    run_tokens = np.flatnonzero(above)
+    n_runs = int(begins.sum())
+    sums = np.bincount(run_of[run_tokens], weights=scores[run_tokens], minlength=n_runs)
+    firsts = position[begins]
+    lasts = np.zeros(n_runs, np.int64)
+    lasts[run_of[run_tokens]] = position[run_tokens]  # the last write per run is its last token
+    run_pair = owner[begins]
+    rounded = [round(total, 4) for total in sums.tolist()]
+    # Stable ranking within each pair: by weight, then by position, as a sort of the runs would give.
+    order = np.lexsort((firsts, -np.array(rounded), run_pair)) if n_runs else np.zeros(0, np.int64)
+    for run in order.tolist():
+        kept = result[int(run_pair[run])]
+        if len(kept) < _MAX_EVIDENCE and rounded[run] >= (kept[0][2] if kept else rounded[run]) * 0.25:
+            kept.append((int(firsts[run]), int(lasts[run]), rounded[run]))
+    for pair in np.flatnonzero(~positive & (counts > 0)).tolist():
+        # Nothing pushes this label up: point at the least negative token.
+        start = int(starts[pair])
+        token = int(np.argmax(scores[start : start + int(counts[pair])]))
+        result[pair] = [(token, token, float(best_value[pair]))]
+    return result

@@ -1,0 +1,153 @@
+"""Matching the cue lexicons of :mod:`app.cues` over a whole batch of tokenised texts.
+
+A cue phrase is a run of words, the last of which may be a prefix (``"revolution*"``).
+Phrases are keyed by their first word, so only tokens that can start a phrase are looked at;
+what a token can start is cached per token. Conjunction cues (a disease claim is a treatment
+verb and a disease with no hedge) are derived for all texts at once from a boolean matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from app.cues import CONJUNCTIONS, CUES
+from app.gramindex import TokenBatch
+
+__all__ = ["CueMatches", "CuePatterns", "compile_cues"]
+
+Pattern = tuple[tuple[str, bool], ...]  # the words after the first, each (word, is_prefix)
+_CACHE_LIMIT = 200_000
+_FRAGMENT_WORDS = 8  # a text of at most this many tokens with no closing punctuation is a fragment
+_CLOSING = (".", "!", "?", ":", ";")
+
+CUE_IDS = {name: i for i, name in enumerate(CUES)}
+_CONJUNCTIONS = [
+    (len(CUES) + i, [CUE_IDS[r] for r in required], [CUE_IDS[e] for e in excluded])
+    for i, (required, excluded) in enumerate(CONJUNCTIONS.values())
+]
+FRAGMENT_ID = len(CUES) + len(CONJUNCTIONS)
+# A conjunction's evidence is the phrases of the cues it requires.
+_CONJUNCTION_COLUMNS = np.array([cue for cue, _, _ in _CONJUNCTIONS], np.int64)
+
+
+def _required_by() -> Any:
+    """(cue x conjunction) booleans: the cue is one the conjunction requires."""
+    table = np.zeros((FRAGMENT_ID + 1, len(_CONJUNCTIONS)), bool)
+    for column, conjunction in enumerate(_CONJUNCTIONS):
+        table[conjunction[1], column] = True
+    return table
+
+
+_REQUIRED_BY = _required_by()
+
+
+def compile_cues(tokenize: Any) -> tuple[list[str], dict[str, list[tuple[int, Pattern]]], tuple[int, ...]]:
+    """Cue names, phrases keyed by first word (or ``"*" + prefix``), and the prefix lengths in use."""
+    names = list(CUES) + list(CONJUNCTIONS) + ["shape:fragment"]
+    by_first: dict[str, list[tuple[int, Pattern]]] = {}
+    for cue_id, name in enumerate(CUES):
+        for phrase in CUES[name]:
+            prefix = phrase.endswith("*")
+            words, _ = tokenize(phrase.rstrip("*"))
+            pattern = tuple((word, prefix and i == len(words) - 1) for i, word in enumerate(words))
+            key = ("*" + words[0]) if pattern[0][1] else words[0]
+            by_first.setdefault(key, []).append((cue_id, pattern[1:]))
+    prefix_lengths = tuple(sorted({len(k) - 1 for k in by_first if k.startswith("*")}))
+    return names, by_first, prefix_lengths
+
+
+@dataclass(frozen=True, slots=True)
+class CueMatches:
+    """Every phrase match of a batch (parallel arrays: text, cue, first token, end token) and the
+    cues each text fires, phrase cues and derived ones, as a (texts x cue names) boolean matrix."""
+
+    rows: Any
+    cues: Any
+    firsts: Any
+    ends: Any
+    fired: Any
+
+    def evidence(self, wanted_rows: Any) -> tuple[Any, Any, Any, Any]:
+        """(text, cue, first token, width) for the texts marked in the boolean ``wanted_rows``:
+        phrase matches, and for each derived conjunction the matches of the cues it requires."""
+        wanted = wanted_rows[self.rows]
+        rows, cues, firsts = self.rows[wanted], self.cues[wanted], self.firsts[wanted]
+        widths = self.ends[wanted] - firsts
+        # (match, conjunction) pairs where the match's cue is required and its text fired the conjunction
+        holds = self.fired[rows][:, _CONJUNCTION_COLUMNS] & _REQUIRED_BY[cues]
+        match, conjunction = np.nonzero(holds)
+        return (
+            np.concatenate([rows, rows[match]]),
+            np.concatenate([cues, _CONJUNCTION_COLUMNS[conjunction]]),
+            np.concatenate([firsts, firsts[match]]),
+            np.concatenate([widths, widths[match]]),
+        )
+
+
+class CuePatterns:
+    """The compiled phrases of one fitted vectorizer, with a per-token cache of candidates."""
+
+    def __init__(self, names: list[str], by_first: dict[str, list[tuple[int, Pattern]]], prefixes: tuple[int, ...]):
+        self.names = names
+        self.by_first = by_first
+        self.prefixes = prefixes
+        self._cache: dict[str, list[tuple[int, Pattern]]] = {}
+        self._required = np.zeros((len(names), len(_CONJUNCTIONS)), np.int64)
+        self._excluded = np.zeros((len(names), len(_CONJUNCTIONS)), np.int64)
+        for column, (_, required, excluded) in enumerate(_CONJUNCTIONS):
+            self._required[required, column] = 1
+            self._excluded[excluded, column] = 1
+        self._required_counts = self._required.sum(axis=0)
+
+    def match(self, texts: list[str], batch: TokenBatch) -> CueMatches:
+        """Match every phrase over the batch's flattened tokens, never across texts, then derive
+        the conjunction and shape cues."""
+        tokens, remaining = batch.tokens, batch.remaining
+        candidates = list(map(self._cache.get, tokens))
+        for i in [i for i, found in enumerate(candidates) if found is None]:
+            candidates[i] = self._candidates(tokens[i])
+        hits = [i for i, found in enumerate(candidates) if found]
+        limits = (remaining[hits] + hits).tolist() if hits else []
+        starts: list[int] = []
+        cues: list[int] = []
+        ends: list[int] = []
+        for i, limit in zip(hits, limits, strict=True):
+            for cue, tail in candidates[i] or ():
+                end = i + 1
+                for word, prefix in tail:
+                    if end >= limit or not (tokens[end].startswith(word) if prefix else tokens[end] == word):
+                        break
+                    end += 1
+                else:
+                    starts.append(i)
+                    cues.append(cue)
+                    ends.append(end)
+        first = np.array(starts, np.int64)
+        match_rows = batch.rows[first]
+        fired = np.zeros((len(texts), len(self.names)), bool)
+        fired[match_rows, cues] = True
+        self._derive(texts, fired, batch.lengths)
+        text_starts = batch.starts[match_rows]
+        ends_in_text = np.array(ends, np.int64) - text_starts
+        return CueMatches(match_rows, np.array(cues, np.int64), first - text_starts, ends_in_text, fired)
+
+    def _derive(self, texts: list[str], fired: Any, lengths: Any) -> None:
+        phrase_cues = fired.astype(np.int64)
+        met = (phrase_cues @ self._required == self._required_counts) & (phrase_cues @ self._excluded == 0)
+        fired[:, len(CUES) : FRAGMENT_ID] = met
+        for row in np.flatnonzero((lengths > 0) & (lengths <= _FRAGMENT_WORDS)).tolist():
+            if not texts[row].rstrip().endswith(_CLOSING):
+                fired[row, FRAGMENT_ID] = True
+
+    def _candidates(self, token: str) -> list[tuple[int, Pattern]]:
+        if len(self._cache) > _CACHE_LIMIT:
+            self._cache = {}
+        found = list(self.by_first.get(token, ()))
+        for length in self.prefixes:
+            if len(token) >= length:
+                found.extend(self.by_first.get("*" + token[:length], ()))
+        self._cache[token] = found
+        return found

@@ -1,0 +1,248 @@
+"""Integer lookup tables over a fitted vocabulary, so a whole batch is featurised in numpy.
+
+Word grams are looked up by number, not by string: each vocabulary word gets a token id, an
+n-gram is the base-``T`` number its token ids spell, and a batch's n-grams are found with one
+``searchsorted`` per n over sorted key arrays. The character n-grams of every vocabulary word
+are counted once into a CSR table (token id -> character n-gram counts); words outside the
+vocabulary get theirs from a bounded cache. :class:`GramIndex` is derived data: it is rebuilt
+from the vocabularies after unpickling, never stored in the artifact.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["GramIndex", "TokenBatch", "char_grams", "offsets_within"]
+
+MAX_CHAR_WORD = 30  # longer "words" are URLs or junk; their character n-grams only add noise and time
+SCOPE = 4  # tokens after a hedge or negation that fall in its scope
+_OOV_CACHE_LIMIT = 100_000
+
+HEDGES = frozenset(["may", "might", "could", "possibly", "potentially", "perhaps"])
+NEGATIONS = frozenset(
+    [
+        *("not", "no", "never", "without", "zero", "non", "none", "nor", "cannot"),
+        *("don't", "doesn't", "isn't", "aren't", "won't", "can't", "wasn't", "hasn't"),
+    ]
+)
+_SCOPE_KIND = {**dict.fromkeys(HEDGES, 1), **dict.fromkeys(NEGATIONS, 2)}
+
+
+def char_grams(token: str, sizes: tuple[int, int]) -> list[str]:
+    if len(token) > MAX_CHAR_WORD:
+        return []
+    padded = f" {token} "
+    low, high = sizes
+    return [padded[i : i + n] for n in range(low, high + 1) for i in range(len(padded) - n + 1)]
+
+
+def offsets_within(widths: Any) -> Any:
+    """0, 1, ..., w-1 for each width w, concatenated."""
+    total = int(widths.sum())
+    starts = np.repeat(np.cumsum(widths) - widths, widths)
+    return np.arange(total) - starts
+
+
+@dataclass(frozen=True, slots=True)
+class TokenBatch:
+    """The tokens of a batch of texts, flattened: text ``i`` owns ``tokens[starts[i]:starts[i + 1]]``."""
+
+    tokens: list[str]
+    ids: Any  # token id of each token in the vocabulary, -1 where unknown
+    rows: Any  # text of each token
+    positions: Any  # index of each token within its text
+    remaining: Any  # tokens from this one to the end of its text, itself included
+    starts: Any
+    lengths: Any
+
+
+@dataclass(frozen=True, slots=True)
+class WordOccurrences:
+    """Parallel arrays, one entry per vocabulary word gram found: text, feature, first token, width."""
+
+    rows: Any
+    features: Any
+    firsts: Any
+    widths: Any
+
+
+class GramIndex:
+    """Lookup tables for one fitted vocabulary (word grams, scope grams, character n-grams)."""
+
+    def __init__(
+        self,
+        word_vocabulary: dict[str, int],
+        char_vocabulary: dict[str, int],
+        n_max: int,
+        char_sizes: tuple[int, int],
+        use_chars: bool,
+    ) -> None:
+        self.n_max = n_max
+        self.char_sizes = char_sizes
+        self.char_vocabulary = char_vocabulary
+        unigrams = sorted(gram for gram in word_vocabulary if " " not in gram and ":" not in gram)
+        self.token_ids = {word: i for i, word in enumerate(unigrams)}
+        self.size = max(len(unigrams), 1)
+        if self.size**n_max >= 2**62:
+            raise ValueError(f"{n_max}-grams over {self.size} words do not fit 64-bit keys; lower word_ngrams")
+        self.unigram_features = np.array([word_vocabulary[w] for w in unigrams], np.int64)
+        self.hedge_scope = np.full(self.size, -1, np.int64)
+        self.negation_scope = np.full(self.size, -1, np.int64)
+        grams: dict[int, tuple[list[int], list[int]]] = {n: ([], []) for n in range(2, n_max + 1)}
+        for gram, feature in word_vocabulary.items():
+            if gram.startswith(("h:", "n:")):
+                table = self.hedge_scope if gram[0] == "h" else self.negation_scope
+                table[self.token_ids[gram[2:]]] = feature
+            elif " " in gram:
+                words = gram.split(" ")
+                keys, features = grams[len(words)]
+                keys.append(self._key([self.token_ids[w] for w in words]))
+                features.append(feature)
+        self.gram_tables: dict[int, tuple[Any, Any]] = {}
+        for n, (keys, features) in grams.items():
+            key_array, feature_array = np.array(keys, np.int64), np.array(features, np.int64)
+            order = np.argsort(key_array)
+            self.gram_tables[n] = (key_array[order], feature_array[order])
+        self.char_table = self._char_table(unigrams) if use_chars else None
+        self._oov_chars: dict[str, tuple[Any, Any]] = {}
+
+    def _key(self, ids: list[int]) -> int:
+        key = 0
+        for token_id in ids:
+            key = key * self.size + token_id
+        return key
+
+    # --- batches ---------------------------------------------------------------------------
+
+    def batch(self, token_lists: list[list[str]]) -> TokenBatch:
+        lengths = np.fromiter(map(len, token_lists), np.int64, len(token_lists))
+        starts = np.zeros(len(token_lists) + 1, np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        tokens = [token for token_list in token_lists for token in token_list]
+        ids = np.fromiter(map(self.token_ids.get, tokens, repeat(-1)), np.int64, len(tokens))
+        rows = np.repeat(np.arange(len(token_lists)), lengths)
+        positions = np.arange(len(tokens)) - starts[rows]
+        remaining = lengths[rows] - positions
+        return TokenBatch(tokens, ids, rows, positions, remaining, starts, lengths)
+
+    def word_occurrences(self, batch: TokenBatch, scope: bool) -> WordOccurrences:
+        """Every vocabulary word gram of the batch (unigrams, n-grams, then scope grams)."""
+        ids = batch.ids
+        known = ids >= 0
+        index = np.flatnonzero(known)
+        parts = [(index, self.unigram_features[ids[index]], np.ones(len(index), np.int64))]
+        keys = np.where(known, ids, 0)
+        valid = known.copy()
+        for n in range(2, self.n_max + 1):
+            # an n-gram starting at i: tokens i..i+n-1 known and inside i's text
+            valid[: len(ids) - n + 1] &= known[n - 1 :]
+            valid[len(ids) - n + 1 :] = False
+            keys[: len(ids) - n + 1] = keys[: len(ids) - n + 1] * self.size + ids[n - 1 :]
+            starts = np.flatnonzero(valid & (batch.remaining >= n))
+            table_keys, table_features = self.gram_tables[n]
+            if len(table_keys) and len(starts):
+                found = np.minimum(np.searchsorted(table_keys, keys[starts]), len(table_keys) - 1)
+                hit = table_keys[found] == keys[starts]
+                parts.append((starts[hit], table_features[found[hit]], np.full(int(hit.sum()), n, np.int64)))
+        if scope:
+            parts.append(self._scope_occurrences(batch))
+        firsts, features, widths = (np.concatenate(column) for column in zip(*parts, strict=True))
+        return WordOccurrences(batch.rows[firsts], features, batch.positions[firsts], widths)
+
+    def _scope_occurrences(self, batch: TokenBatch) -> tuple[Any, Any, Any]:
+        kinds = np.fromiter(map(_SCOPE_KIND.get, batch.tokens, repeat(0)), np.int8, len(batch.tokens))
+        cues = np.flatnonzero(kinds)
+        if not len(cues):
+            empty = np.zeros(0, np.int64)
+            return empty, empty, empty
+        reach = np.minimum(batch.remaining[cues] - 1, SCOPE)
+        cue_of = np.repeat(cues, reach)
+        targets = cue_of + 1 + offsets_within(reach)
+        target_ids = batch.ids[targets]
+        features = np.where(
+            kinds[cue_of] == 1, self.hedge_scope[target_ids], self.negation_scope[target_ids]
+        )  # -1 ids read the last entry; masked out below
+        keep = (target_ids >= 0) & (features >= 0)
+        return targets[keep], features[keep], np.ones(int(keep.sum()), np.int64)
+
+    def char_counts(self, batch: TokenBatch) -> sp.csr_matrix:
+        """(texts x character n-grams) counts: each text's tokens times their table rows."""
+        assert self.char_table is not None
+        n_rows = len(batch.lengths)
+        known = batch.ids >= 0
+        counts = self._token_matrix(batch.rows[known], batch.ids[known], n_rows, self.size) @ self.char_table
+        if known.all():
+            return counts
+        unknown = np.flatnonzero(~known)
+        words: dict[str, int] = {}
+        columns = [words.setdefault(batch.tokens[i], len(words)) for i in unknown.tolist()]
+        table = self._oov_table(list(words))
+        if table.nnz:
+            counts = counts + self._token_matrix(batch.rows[unknown], np.array(columns), n_rows, len(words)) @ table
+        return counts
+
+    def char_occurrences(self, batch: TokenBatch, wanted_rows: Any) -> tuple[Any, Any, Any, Any]:
+        """(text, character n-gram column, token position, count) for every token of the texts
+        marked in the boolean ``wanted_rows``."""
+        assert self.char_table is not None
+        wanted = wanted_rows[batch.rows]
+        tokens = np.flatnonzero(wanted & (batch.ids >= 0))
+        table = self.char_table
+        first, last = table.indptr[batch.ids[tokens]], table.indptr[batch.ids[tokens] + 1]
+        lengths = last - first
+        entries = np.repeat(first, lengths) + offsets_within(lengths)
+        token_of = np.repeat(tokens, lengths)
+        parts = [(batch.rows[token_of], table.indices[entries], batch.positions[token_of], table.data[entries])]
+        for i in np.flatnonzero(wanted & (batch.ids < 0)).tolist():
+            columns, values = self._oov_entry(batch.tokens[i])
+            parts.append(
+                (
+                    np.full(len(columns), batch.rows[i]),
+                    columns,
+                    np.full(len(columns), batch.positions[i]),
+                    values,
+                )
+            )
+        rows_out, columns_out, positions_out, counts_out = (np.concatenate(c) for c in zip(*parts, strict=True))
+        return rows_out, columns_out.astype(np.int64), positions_out, counts_out
+
+    @staticmethod
+    def _token_matrix(rows: Any, columns: Any, n_rows: int, n_columns: int) -> sp.csr_matrix:
+        indptr = np.zeros(n_rows + 1, np.int64)
+        np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+        # rows arrive sorted, so the entries are already in CSR order; repeats are summed by the product
+        return sp.csr_matrix((np.ones(len(columns)), columns, indptr), shape=(n_rows, n_columns))
+
+    # --- character n-gram tables -----------------------------------------------------------
+
+    def _char_table(self, words: list[str]) -> sp.csr_matrix:
+        return self._table([self._char_entry(word) for word in words])
+
+    def _oov_table(self, words: list[str]) -> sp.csr_matrix:
+        return self._table([self._oov_entry(word) for word in words])
+
+    def _table(self, entries: list[tuple[Any, Any]]) -> sp.csr_matrix:
+        indptr = np.zeros(len(entries) + 1, np.int64)
+        np.cumsum([len(columns) for columns, _ in entries], out=indptr[1:])
+        indices = np.concatenate([c for c, _ in entries]) if entries else np.zeros(0, np.int32)
+        data = np.concatenate([v for _, v in entries]) if entries else np.zeros(0)
+        return sp.csr_matrix((data, indices, indptr), shape=(len(entries), max(len(self.char_vocabulary), 1)))
+
+    def _oov_entry(self, word: str) -> tuple[Any, Any]:
+        entry = self._oov_chars.get(word)
+        if entry is None:
+            if len(self._oov_chars) > _OOV_CACHE_LIMIT:
+                self._oov_chars = {}
+            entry = self._oov_chars[word] = self._char_entry(word)
+        return entry
+
+    def _char_entry(self, word: str) -> tuple[Any, Any]:
+        lookup = self.char_vocabulary.get
+        found = Counter(i for i in map(lookup, char_grams(word, self.char_sizes)) if i is not None)
+        return np.fromiter(found.keys(), np.int32, len(found)), np.fromiter(found.values(), np.float64, len(found))

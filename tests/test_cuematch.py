@@ -1,0 +1,48 @@
+"""app/cuematch.py: phrase cues over a batch never cross texts; conjunctions are derived per text."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.cuematch import CUE_IDS, FRAGMENT_ID
+from app.features import build_vectorizer
+
+CORPUS = ["Our drops cure tinnitus in days.", "Book a free consultation today."] * 2
+
+
+def test_a_phrase_split_across_two_texts_does_not_match() -> None:
+    vectorizer = build_vectorizer().fit(CORPUS)
+    texts = ["It is FDA", "approved for adults."]
+    _, analysis = vectorizer.analyse(texts)
+    assert analysis.cues is not None
+    both = vectorizer.analyse(["It is FDA approved for adults."])[1].cues
+    assert both is not None
+    status = vectorizer.cue_names_.index("regulatory_status")  # needs "FDA" and "approved" in one text
+    assert both.fired[0, status]
+    assert not analysis.cues.fired[:, status].any()
+
+
+def test_matches_are_positions_within_their_own_text() -> None:
+    vectorizer = build_vectorizer().fit(CORPUS)
+    _, analysis = vectorizer.analyse(["Book now.", "Results in days, guaranteed"])
+    cues = analysis.cues
+    assert cues is not None
+    speed = cues.cues == CUE_IDS["speed"]
+    assert cues.rows[speed].tolist() == [1]
+    assert (cues.firsts[speed] >= 0).all() and (cues.ends[speed] <= 5).all()
+    assert cues.fired[1, FRAGMENT_ID] and not cues.fired[0, FRAGMENT_ID]
+
+
+def test_conjunction_evidence_is_the_phrases_of_its_required_cues() -> None:
+    vectorizer = build_vectorizer().fit(CORPUS)
+    _, analysis = vectorizer.analyse(["Our drops treat tinnitus.", "Our drops may treat tinnitus."])
+    cues = analysis.cues
+    assert cues is not None
+    rows, found, firsts, widths = cues.evidence(np.array([True, False]))
+    names = [vectorizer.cue_names_[i] for i in found.tolist()]
+    assert set(rows.tolist()) == {0}
+    assert "disease_claim" in names
+    claim = [i for i, name in enumerate(names) if name == "disease_claim"]
+    covered = {int(firsts[i]) + k for i in claim for k in range(int(widths[i]))}
+    assert covered >= {2, 3}  # "treat" and "tinnitus"
+    assert cues.fired[1, vectorizer.cue_names_.index("disease_claim_hedged")]
