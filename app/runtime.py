@@ -2,15 +2,20 @@
 
 Requests take the current :class:`Scorer` once and keep it until they finish, so a
 reload never changes the model under a request in flight; a failed reload leaves the old
-one serving.
+one serving. Scoring runs on one dedicated thread per worker process: off the event loop,
+but never several scorings fighting over the GIL (and over malloc arenas) at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from app.artifacts import LoadedModel, load_model
 from app.errors import ArtifactError, ModelNotReady
@@ -20,6 +25,8 @@ from app.taxonomy import LABEL_IDS, Taxonomy
 __all__ = ["Runtime"]
 
 logger = logging.getLogger("claimscan")
+_T = TypeVar("_T")
+_WARM_UP_TEXT = "Our drops are FDA approved and cure tinnitus in days. Side effects include headache."
 
 
 @dataclass(frozen=True)
@@ -34,7 +41,15 @@ class Runtime:
         self.taxonomy = taxonomy
         self._serving: _Serving | None = None
         self._reload_lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claimscan-scoring")
         self.draining = False
+
+    async def run(self, function: Callable[..., _T], *args: object) -> _T:
+        """Run a CPU-bound call on the scoring thread; requests queue for it in arrival order."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=False)
 
     @property
     def ready(self) -> bool:
@@ -53,7 +68,9 @@ class Runtime:
         """Load what ``models/current`` names and swap it in; on failure keep the old model."""
         with self._reload_lock:
             loaded = load_model(self.models_dir, LABEL_IDS)
-            self._serving = _Serving(loaded, Scorer(loaded.model, self.taxonomy, loaded.version))
+            scorer = Scorer(loaded.model, self.taxonomy, loaded.version)
+            scorer.warm_up(_WARM_UP_TEXT)  # builds the lookup tables now, not on the first request
+            self._serving = _Serving(loaded, scorer)
             logger.info("model loaded", extra={"model_version": loaded.version, "path": str(loaded.directory)})
             return loaded
 

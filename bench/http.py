@@ -1,8 +1,9 @@
 """HTTP figures against real ``claimscan serve`` (uvicorn) processes on loopback.
 
-Every load phase is a closed loop of ``concurrency`` httpx clients in this process, bounded by
-a fixed number of seconds or requests; servers run in their own process group and are always
-stopped (SIGTERM, then SIGKILL) when the phase that needs them ends, even on errors.
+Every load phase is a closed loop of ``concurrency`` requests from this process over lean
+keep-alive connections (:mod:`bench.wire`), bounded by a fixed number of seconds or requests;
+servers run in their own process group and are always stopped (SIGTERM, then SIGKILL) when the
+phase that needs them ends, even on errors.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ import httpx
 import orjson
 
 from bench._common import CLOCK_TICKS, MODELS_DIR, ROOT, Article, machine_cpu_seconds, percentile
+from bench.wire import WireClient, WireError
 
 __all__ = [
     "HOST",
@@ -47,7 +49,7 @@ HOST = "127.0.0.1"
 _LIVE: set[Server] = set()
 
 # One request of a closed loop: (client, request number) -> units done (articles, sentences or requests).
-Request = Callable[[httpx.AsyncClient, int], Awaitable[float]]
+Request = Callable[[WireClient, int], Awaitable[float]]
 
 
 class BenchError(Exception):
@@ -262,13 +264,8 @@ def serving(workers: int, log_dir: Path, bytecode_cache: Path | None = None) -> 
         yield server
 
 
-def async_client(server: Server, connections: int, timeout_s: float) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=server.base_url,
-        timeout=timeout_s,
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        trust_env=False,
-    )
+def async_client(server: Server, connections: int, timeout_s: float) -> WireClient:
+    return WireClient(HOST, server.port, connections, timeout_s)
 
 
 @dataclass
@@ -283,7 +280,7 @@ class Loop:
 
 
 async def closed_loop(
-    client: httpx.AsyncClient, request: Request, concurrency: int, seconds: float, max_requests: int | None = None
+    client: WireClient, request: Request, concurrency: int, seconds: float, max_requests: int | None = None
 ) -> Loop:
     """``concurrency`` loops, each sending as soon as its previous answer arrived, until the deadline.
 
@@ -303,8 +300,8 @@ async def closed_loop(
             sent = clock()
             try:
                 done = await request(client, number)  # not `units += await ...`: that reads units before awaiting
-            except (httpx.HTTPError, BenchError, orjson.JSONDecodeError) as exc:
-                result.errors[exc.kind if isinstance(exc, BenchError) else type(exc).__name__] += 1
+            except (WireError, BenchError, orjson.JSONDecodeError) as exc:
+                result.errors[exc.kind if isinstance(exc, (BenchError, WireError)) else type(exc).__name__] += 1
                 result.first_error = result.first_error or f"{type(exc).__name__}: {exc}"[:300]
                 continue
             result.latencies_ms.append((clock() - sent) * 1000.0)
@@ -376,7 +373,7 @@ def post_request(path: str, bodies: list[bytes], count: Callable[[bytes], float]
     """
     headers = {"content-type": "application/json"}
 
-    async def request(client: httpx.AsyncClient, number: int) -> float:
+    async def request(client: WireClient, number: int) -> float:
         response = await client.post(path, content=bodies[number % len(bodies)], headers=headers)
         if response.status_code != 200:
             raise BenchError(f"{path} answered {response.status_code}: {response.text[:200]}", response.status_code)
@@ -393,7 +390,7 @@ def _score_request(articles: list[Article]) -> Request:
     return post_request("/score", [_json_body({"text": a.text, "id": a.name}) for a in articles], count)
 
 
-async def _healthz(client: httpx.AsyncClient, number: int) -> float:  # noqa: ARG001
+async def _healthz(client: WireClient, number: int) -> float:  # noqa: ARG001
     response = await client.get("/healthz")
     if response.status_code != 200:
         raise BenchError(f"/healthz answered {response.status_code}", response.status_code)
@@ -418,28 +415,16 @@ def _batch_ndjson_request(articles: list[Article], count: int) -> Request:
     lines = [_json_body(document) + b"\n" for document in _documents(articles, count)]
     headers = {"content-type": "application/x-ndjson"}
 
-    async def upload() -> AsyncIterator[bytes]:
-        for line in lines:  # one chunk per line: a streamed upload, chunked transfer encoding
-            yield line
-
-    async def request(client: httpx.AsyncClient, number: int) -> float:  # noqa: ARG001
-        sentences = 0
-        received = 0
-        async with client.stream("POST", "/score/batch", content=upload(), headers=headers) as response:
-            if response.status_code != 200:
-                await response.aread()
-                message = f"/score/batch (NDJSON) answered {response.status_code}: {response.text[:200]}"
-                raise BenchError(message, response.status_code)
-            async for line in response.aiter_lines():
-                if line.strip():
-                    sentences += _check_result(orjson.loads(line))
-                    received += 1
-        if received != count:
-            raise BenchError(
-                f"{received} NDJSON results for {count} documents (status {response.status_code}, "
-                f"{response.num_bytes_downloaded} bytes, headers {dict(response.headers)})"
-            )
-        return float(sentences)
+    async def request(client: WireClient, number: int) -> float:  # noqa: ARG001
+        # one chunk per line: a streamed upload, chunked transfer encoding
+        response = await client.post_chunked("/score/batch", lines, headers)
+        if response.status_code != 200:
+            message = f"/score/batch (NDJSON) answered {response.status_code}: {response.text[:200]}"
+            raise BenchError(message, response.status_code)
+        results = [orjson.loads(line) for line in response.content.splitlines() if line.strip()]
+        if len(results) != count:
+            raise BenchError(f"{len(results)} NDJSON results for {count} documents ({len(response.content)} bytes)")
+        return float(sum(_check_result(result) for result in results))
 
     return request
 

@@ -8,14 +8,15 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from app.api.deps import MetricsDep, RuntimeDep, SettingsDep, require_api_key
 from app.api.documents import dumps, error_item, to_document, validate_document
+from app.config import Settings
 from app.errors import InvalidInput, MalformedRequest, PayloadTooLarge, ServiceError, UnsupportedMediaType
 from app.limits import NDJSON_TYPES
+from app.runtime import Runtime
 from app.schemas import BatchResponse, ErrorResponse, ScoreRequest, ScoreResponse
 from app.scoring import DocumentRequest, Scorer
 
@@ -91,7 +92,7 @@ async def score(body: ScoreRequest, runtime: RuntimeDep, settings: SettingsDep, 
     """Split the document into sentences and return the flags of each, with explanations."""
     document = to_document(body, settings.max_document_chars)
     scorer = runtime.scorer()
-    result = await run_in_threadpool(scorer.score, document)
+    result = await runtime.run(scorer.score, document)
     metrics.observe_documents([result])
     return JSONBytes(dumps(result))
 
@@ -151,9 +152,7 @@ async def score_batch(request: Request, runtime: RuntimeDep, settings: SettingsD
     yields an error item in its place and never fails the others."""
     scorer = runtime.scorer()
     if _content_type(request) in NDJSON_TYPES:
-        return InterleavedStream(
-            _stream_ndjson(request, scorer, settings.max_document_chars, settings.max_request_bytes, metrics)
-        )
+        return InterleavedStream(_stream_ndjson(request, runtime, scorer, settings, metrics))
     _require_json(request)
     documents = _batch_documents(await request.body(), settings.max_batch_documents)
     results: list[Any] = [None] * len(documents)
@@ -163,7 +162,7 @@ async def score_batch(request: Request, runtime: RuntimeDep, settings: SettingsD
             valid.append((position, validate_document(raw, settings.max_document_chars)))
         except ServiceError as error:
             results[position] = error_item(raw, error)
-    bodies = await run_in_threadpool(scorer.score_many, [document for _, document in valid])
+    bodies = await runtime.run(scorer.score_many, [document for _, document in valid])
     for (position, _), body in zip(valid, bodies, strict=True):
         results[position] = body
     metrics.observe_documents(bodies)
@@ -246,13 +245,14 @@ def _parse_line(number: int, line: bytes, max_chars: int) -> tuple[Any, Document
 
 
 async def _stream_ndjson(
-    request: Request, scorer: Scorer, max_chars: int, max_line_bytes: int, metrics: Any
+    request: Request, runtime: Runtime, scorer: Scorer, settings: Settings, metrics: Any
 ) -> AsyncIterator[bytes]:
+    max_chars, max_line_bytes = settings.max_document_chars, settings.max_request_bytes
     pending: list[tuple[Any, DocumentRequest | ServiceError]] = []
 
     async def flush() -> AsyncIterator[bytes]:
         documents = [item for _, item in pending if isinstance(item, DocumentRequest)]
-        scored = await run_in_threadpool(scorer.score_many, documents)
+        scored = await runtime.run(scorer.score_many, documents)
         bodies = iter(scored)
         out = [
             dumps(next(bodies) if isinstance(item, DocumentRequest) else error_item(raw, item)) for raw, item in pending
