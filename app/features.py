@@ -250,12 +250,13 @@ class ClaimVectorizer:
         if analysis is None or rows is None:
             analysis, rows = self.analyse(texts)[1], list(range(len(texts)))
         all_spans: list[list[tuple[int, int]]] = []
-        for text, row in zip(texts, rows, strict=True):
-            tokens, spans = tokenize(text)
-            if tokens != analysis.token_lists[row]:
-                # Case folding changed this text's tokenisation: analyse it on its own, once.
+        for text in texts:
+            normalised = _normalise(text)
+            if len(normalised) != len(text):
+                # Case folding changed this text's length, and so maybe its tokens: analyse it on its own.
                 return self._occurrences_one_by_one(texts)
-            all_spans.append(spans)
+            # Same length: these are the tokens analyse() found, so only their spans are needed.
+            all_spans.append([match.span() for match in _TOKEN.finditer(normalised)])
         batch_rows = np.asarray(rows, np.int64)
         # Where each batch row goes in the output (-1: not asked for).
         position = np.full(len(analysis.token_lists), -1, np.int64)

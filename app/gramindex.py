@@ -94,29 +94,27 @@ class GramIndex:
         self.unigram_features = np.array([word_vocabulary[w] for w in unigrams], np.int64)
         self.hedge_scope = np.full(self.size, -1, np.int64)
         self.negation_scope = np.full(self.size, -1, np.int64)
-        grams: dict[int, tuple[list[int], list[int]]] = {n: ([], []) for n in range(2, n_max + 1)}
+        by_length: dict[int, tuple[list[str], list[int]]] = {n: ([], []) for n in range(2, n_max + 1)}
         for gram, feature in word_vocabulary.items():
             if gram.startswith(("h:", "n:")):
                 table = self.hedge_scope if gram[0] == "h" else self.negation_scope
                 table[self.token_ids[gram[2:]]] = feature
             elif " " in gram:
-                words = gram.split(" ")
-                keys, features = grams[len(words)]
-                keys.append(self._key([self.token_ids[w] for w in words]))
+                grams, features = by_length[gram.count(" ") + 1]
+                grams.append(gram)
                 features.append(feature)
         self.gram_tables: dict[int, tuple[Any, Any]] = {}
-        for n, (keys, features) in grams.items():
-            key_array, feature_array = np.array(keys, np.int64), np.array(features, np.int64)
-            order = np.argsort(key_array)
-            self.gram_tables[n] = (key_array[order], feature_array[order])
+        for n, (grams, features) in by_length.items():
+            # All n-grams' words in one pass, then their keys column by column.
+            words = " ".join(grams).split(" ") if grams else []
+            ids = np.fromiter(map(self.token_ids.__getitem__, words), np.int64, len(words)).reshape(-1, n)
+            keys = np.zeros(len(grams), np.int64)
+            for column in range(n):
+                keys = keys * self.size + ids[:, column]
+            order = np.argsort(keys)
+            self.gram_tables[n] = (keys[order], np.array(features, np.int64)[order])
         self.char_table = self._char_table(unigrams) if use_chars else None
         self._oov_chars: dict[str, tuple[Any, Any]] = {}
-
-    def _key(self, ids: list[int]) -> int:
-        key = 0
-        for token_id in ids:
-            key = key * self.size + token_id
-        return key
 
     # --- batches ---------------------------------------------------------------------------
 
@@ -175,17 +173,18 @@ class GramIndex:
         """(texts x character n-grams) counts: each text's tokens times their table rows."""
         assert self.char_table is not None
         n_rows = len(batch.lengths)
-        known = batch.ids >= 0
-        counts = self._token_matrix(batch.rows[known], batch.ids[known], n_rows, self.size) @ self.char_table
-        if known.all():
-            return counts
-        unknown = np.flatnonzero(~known)
+        unknown = np.flatnonzero(batch.ids < 0)
+        if not len(unknown):
+            return self._token_matrix(batch.rows, batch.ids, n_rows, self.size) @ self.char_table
+        # Words outside the vocabulary get ids after it; the product then runs over a table of
+        # just the words in this batch, so the big table is never copied.
         words: dict[str, int] = {}
-        columns = [words.setdefault(batch.tokens[i], len(words)) for i in unknown.tolist()]
-        table = self._oov_table(list(words))
-        if table.nnz:
-            counts = counts + self._token_matrix(batch.rows[unknown], np.array(columns), n_rows, len(words)) @ table
-        return counts
+        ids = batch.ids.copy()
+        ids[unknown] = [self.size + words.setdefault(batch.tokens[i], len(words)) for i in unknown.tolist()]
+        present, columns = np.unique(ids, return_inverse=True)
+        known_rows = present[present < self.size]
+        table = sp.vstack([self.char_table[known_rows], self._oov_table(list(words))], format="csr")
+        return self._token_matrix(batch.rows, columns, n_rows, len(present)) @ table
 
     def char_occurrences(self, batch: TokenBatch, wanted_rows: Any) -> tuple[Any, Any, Any, Any]:
         """(text, character n-gram column, token position, count) for every token of the texts
@@ -222,7 +221,18 @@ class GramIndex:
     # --- character n-gram tables -----------------------------------------------------------
 
     def _char_table(self, words: list[str]) -> sp.csr_matrix:
-        return self._table([self._char_entry(word) for word in words])
+        """Every word's character n-gram counts, built in one pass over all their n-grams."""
+        per_word = [char_grams(word, self.char_sizes) for word in words]
+        counts = np.fromiter(map(len, per_word), np.int64, len(words))
+        grams = [gram for word_grams in per_word for gram in word_grams]
+        columns = np.fromiter(map(self.char_vocabulary.get, grams, repeat(-1)), np.int64, len(grams))
+        rows = np.repeat(np.arange(len(words)), counts)
+        known = columns >= 0
+        shape = (len(words), max(len(self.char_vocabulary), 1))
+        table = sp.csr_matrix((np.ones(int(known.sum())), (rows[known], columns[known])), shape=shape)
+        table.sum_duplicates()  # repeated n-grams in a word become one entry with their count
+        table.indices = table.indices.astype(np.int32)
+        return table
 
     def _oov_table(self, words: list[str]) -> sp.csr_matrix:
         return self._table([self._oov_entry(word) for word in words])
