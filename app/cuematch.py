@@ -19,34 +19,20 @@ from app.gramindex import TokenBatch
 __all__ = ["CueMatches", "CuePatterns", "compile_cues"]
 
 Pattern = tuple[tuple[str, bool], ...]  # the words after the first, each (word, is_prefix)
+Conjunctions = dict[str, tuple[tuple[str, ...], tuple[str, ...]]]  # name: (required cues, excluded cues)
 _CACHE_LIMIT = 200_000
 _FRAGMENT_WORDS = 8  # a text of at most this many tokens with no closing punctuation is a fragment
 _CLOSING = (".", "!", "?", ":", ";")
-
-CUE_IDS = {name: i for i, name in enumerate(CUES)}
-_CONJUNCTIONS = [
-    (len(CUES) + i, [CUE_IDS[r] for r in required], [CUE_IDS[e] for e in excluded])
-    for i, (required, excluded) in enumerate(CONJUNCTIONS.values())
-]
-FRAGMENT_ID = len(CUES) + len(CONJUNCTIONS)
-# A conjunction's evidence is the phrases of the cues it requires.
-_CONJUNCTION_COLUMNS = np.array([cue for cue, _, _ in _CONJUNCTIONS], np.int64)
+FRAGMENT = "shape:fragment"
 
 
-def _required_by() -> Any:
-    """(cue x conjunction) booleans: the cue is one the conjunction requires."""
-    table = np.zeros((FRAGMENT_ID + 1, len(_CONJUNCTIONS)), bool)
-    for column, conjunction in enumerate(_CONJUNCTIONS):
-        table[conjunction[1], column] = True
-    return table
-
-
-_REQUIRED_BY = _required_by()
-
-
-def compile_cues(tokenize: Any) -> tuple[list[str], dict[str, list[tuple[int, Pattern]]], tuple[int, ...]]:
-    """Cue names, phrases keyed by first word (or ``"*" + prefix``), and the prefix lengths in use."""
-    names = list(CUES) + list(CONJUNCTIONS) + ["shape:fragment"]
+def compile_cues(
+    tokenize: Any,
+) -> tuple[list[str], dict[str, list[tuple[int, Pattern]]], tuple[int, ...], Conjunctions]:
+    """Cue names, phrases keyed by first word (or ``"*" + prefix``), the prefix lengths in use, and
+    the conjunctions: everything a fitted vectorizer keeps, so an artifact never depends on how
+    :mod:`app.cues` reads today."""
+    names = [*CUES, *CONJUNCTIONS, FRAGMENT]
     by_first: dict[str, list[tuple[int, Pattern]]] = {}
     for cue_id, name in enumerate(CUES):
         for phrase in CUES[name]:
@@ -56,7 +42,7 @@ def compile_cues(tokenize: Any) -> tuple[list[str], dict[str, list[tuple[int, Pa
             key = ("*" + words[0]) if pattern[0][1] else words[0]
             by_first.setdefault(key, []).append((cue_id, pattern[1:]))
     prefix_lengths = tuple(sorted({len(k) - 1 for k in by_first if k.startswith("*")}))
-    return names, by_first, prefix_lengths
+    return names, by_first, prefix_lengths, dict(CONJUNCTIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +55,7 @@ class CueMatches:
     firsts: Any
     ends: Any
     fired: Any
+    patterns: CuePatterns
 
     def evidence(self, wanted_rows: Any) -> tuple[Any, Any, Any, Any]:
         """(text, cue, first token, width) for the texts marked in the boolean ``wanted_rows``:
@@ -77,11 +64,12 @@ class CueMatches:
         rows, cues, firsts = self.rows[wanted], self.cues[wanted], self.firsts[wanted]
         widths = self.ends[wanted] - firsts
         # (match, conjunction) pairs where the match's cue is required and its text fired the conjunction
-        holds = self.fired[rows][:, _CONJUNCTION_COLUMNS] & _REQUIRED_BY[cues]
+        columns = self.patterns.conjunction_columns
+        holds = self.fired[rows][:, columns] & self.patterns.required[cues].astype(bool)
         match, conjunction = np.nonzero(holds)
         return (
             np.concatenate([rows, rows[match]]),
-            np.concatenate([cues, _CONJUNCTION_COLUMNS[conjunction]]),
+            np.concatenate([cues, columns[conjunction]]),
             np.concatenate([firsts, firsts[match]]),
             np.concatenate([widths, widths[match]]),
         )
@@ -90,17 +78,27 @@ class CueMatches:
 class CuePatterns:
     """The compiled phrases of one fitted vectorizer, with a per-token cache of candidates."""
 
-    def __init__(self, names: list[str], by_first: dict[str, list[tuple[int, Pattern]]], prefixes: tuple[int, ...]):
+    def __init__(
+        self,
+        names: list[str],
+        by_first: dict[str, list[tuple[int, Pattern]]],
+        prefixes: tuple[int, ...],
+        conjunctions: Conjunctions,
+    ) -> None:
         self.names = names
         self.by_first = by_first
         self.prefixes = prefixes
         self._cache: dict[str, list[tuple[int, Pattern]]] = {}
-        self._required = np.zeros((len(names), len(_CONJUNCTIONS)), np.int64)
-        self._excluded = np.zeros((len(names), len(_CONJUNCTIONS)), np.int64)
-        for column, (_, required, excluded) in enumerate(_CONJUNCTIONS):
-            self._required[required, column] = 1
-            self._excluded[excluded, column] = 1
-        self._required_counts = self._required.sum(axis=0)
+        ids = {name: i for i, name in enumerate(names)}
+        self.fragment_id = ids.get(FRAGMENT, -1)
+        self.conjunction_columns = np.array([ids[name] for name in conjunctions], np.int64)
+        # (cue x conjunction): the cue is required by / excludes the conjunction
+        self.required = np.zeros((len(names), len(conjunctions)), np.int64)
+        self.excluded = np.zeros((len(names), len(conjunctions)), np.int64)
+        for column, (required, excluded) in enumerate(conjunctions.values()):
+            self.required[[ids[name] for name in required], column] = 1
+            self.excluded[[ids[name] for name in excluded], column] = 1
+        self._required_counts = self.required.sum(axis=0)
 
     def match(self, texts: list[str], batch: TokenBatch) -> CueMatches:
         """Match every phrase over the batch's flattened tokens, never across texts, then derive
@@ -132,15 +130,17 @@ class CuePatterns:
         self._derive(texts, fired, batch.lengths)
         text_starts = batch.starts[match_rows]
         ends_in_text = np.array(ends, np.int64) - text_starts
-        return CueMatches(match_rows, np.array(cues, np.int64), first - text_starts, ends_in_text, fired)
+        return CueMatches(match_rows, np.array(cues, np.int64), first - text_starts, ends_in_text, fired, self)
 
     def _derive(self, texts: list[str], fired: Any, lengths: Any) -> None:
         phrase_cues = fired.astype(np.int64)
-        met = (phrase_cues @ self._required == self._required_counts) & (phrase_cues @ self._excluded == 0)
-        fired[:, len(CUES) : FRAGMENT_ID] = met
+        met = (phrase_cues @ self.required == self._required_counts) & (phrase_cues @ self.excluded == 0)
+        fired[:, self.conjunction_columns] = met
+        if self.fragment_id < 0:
+            return
         for row in np.flatnonzero((lengths > 0) & (lengths <= _FRAGMENT_WORDS)).tolist():
             if not texts[row].rstrip().endswith(_CLOSING):
-                fired[row, FRAGMENT_ID] = True
+                fired[row, self.fragment_id] = True
 
     def _candidates(self, token: str) -> list[tuple[int, Pattern]]:
         if len(self._cache) > _CACHE_LIMIT:

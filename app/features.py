@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from app.cuematch import CueMatches, CuePatterns, compile_cues
+from app.cuematch import Conjunctions, CueMatches, CuePatterns, compile_cues
+from app.cues import CONJUNCTIONS
 from app.gramindex import HEDGES, NEGATIONS, SCOPE, GramIndex, TokenBatch, WordOccurrences, char_grams
 
 __all__ = ["Analysis", "ClaimVectorizer", "FeatureConfig", "Occurrences", "build_vectorizer", "tokenize"]
@@ -127,6 +128,7 @@ class ClaimVectorizer:
     cue_names_: list[str] = field(default_factory=list)
     _cue_patterns: dict[str, list[tuple[int, tuple[tuple[str, bool], ...]]]] = field(default_factory=dict)
     _prefix_lengths: tuple[int, ...] = ()
+    _conjunctions: Conjunctions = field(default_factory=dict)
     # Lookup tables derived from the fields above: built on first use, never pickled.
     _index: GramIndex | None = field(default=None, repr=False)
     _cue_matcher: CuePatterns | None = field(default=None, repr=False)
@@ -145,9 +147,9 @@ class ClaimVectorizer:
         self.word_vocabulary_, self.word_idf_ = _vocabulary(word_df, n, self.config.min_df)
         self.char_vocabulary_, self.char_idf_ = _vocabulary(char_df, n, self.config.min_df)
         if self.config.use_cues:
-            self.cue_names_, self._cue_patterns, self._prefix_lengths = compile_cues(tokenize)
+            self.cue_names_, self._cue_patterns, self._prefix_lengths, self._conjunctions = compile_cues(tokenize)
         else:
-            self.cue_names_, self._cue_patterns, self._prefix_lengths = [], {}, ()
+            self.cue_names_, self._cue_patterns, self._prefix_lengths, self._conjunctions = [], {}, (), {}
         self._index = self._cue_matcher = None
         return self
 
@@ -182,7 +184,9 @@ class ClaimVectorizer:
     @property
     def cue_matcher(self) -> CuePatterns:
         if self._cue_matcher is None:
-            self._cue_matcher = CuePatterns(self.cue_names_, self._cue_patterns, self._prefix_lengths)
+            self._cue_matcher = CuePatterns(
+                self.cue_names_, self._cue_patterns, self._prefix_lengths, self._conjunctions
+            )
         return self._cue_matcher
 
     # --- transforming ----------------------------------------------------------------------
@@ -325,6 +329,9 @@ class ClaimVectorizer:
     def __setstate__(self, state: dict[str, Any]) -> None:
         state.setdefault("_index", None)
         state.setdefault("_cue_matcher", None)
+        if "_conjunctions" not in state:  # artifacts from before conjunctions were stored with the model
+            names = state.get("cue_names_", [])
+            state["_conjunctions"] = {name: CONJUNCTIONS[name] for name in names if name in CONJUNCTIONS}
         for stale in ("_char_cache", "_cue_cache"):  # caches of artifacts written by older code
             state.pop(stale, None)
         self.__dict__.update(state)

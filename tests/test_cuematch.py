@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.cuematch import CUE_IDS, FRAGMENT_ID
 from app.features import build_vectorizer
 
 CORPUS = ["Our drops cure tinnitus in days.", "Book a free consultation today."] * 2
@@ -27,10 +26,11 @@ def test_matches_are_positions_within_their_own_text() -> None:
     _, analysis = vectorizer.analyse(["Book now.", "Results in days, guaranteed"])
     cues = analysis.cues
     assert cues is not None
-    speed = cues.cues == CUE_IDS["speed"]
+    speed = cues.cues == vectorizer.cue_names_.index("speed")
     assert cues.rows[speed].tolist() == [1]
     assert (cues.firsts[speed] >= 0).all() and (cues.ends[speed] <= 5).all()
-    assert cues.fired[1, FRAGMENT_ID] and not cues.fired[0, FRAGMENT_ID]
+    fragment = vectorizer.cue_names_.index("shape:fragment")
+    assert cues.fired[1, fragment] and not cues.fired[0, fragment]
 
 
 def test_conjunction_evidence_is_the_phrases_of_its_required_cues() -> None:

@@ -87,3 +87,13 @@ def test_a_megabyte_without_spaces_is_one_token_without_char_ngrams() -> None:
     row = vectorizer.transform(["x" * 1_000_000])
     names = vectorizer.get_feature_names_out()
     assert not any(names[i].startswith("c:") for i in row.indices)
+
+
+def test_an_artifact_without_stored_conjunctions_still_derives_them() -> None:
+    vectorizer = build_vectorizer().fit(CORPUS)
+    state = vectorizer.__getstate__()
+    del state["_conjunctions"]  # as pickled before conjunctions were kept with the model
+    restored = build_vectorizer().__new__(type(vectorizer))
+    restored.__setstate__(state)
+    np.testing.assert_array_equal(restored.transform(CORPUS).toarray(), vectorizer.transform(CORPUS).toarray())
+    assert "disease_claim" in restored.fired_cues("Our drops treat tinnitus.")

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from app.artifacts import save_model
+from app.cues import CONJUNCTIONS, CUES
 from app.scoring import Scorer
 from app.taxonomy import LABEL_IDS, load_taxonomy
 from training.augment import joined_pairs
@@ -102,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     _progress(f"keyword baseline macro-F1 {baseline_report['macro_f1']:.3f}", started)
     _progress(f"held-out pages joined into long sentences: macro-F1 {joined_report['macro_f1']:.3f}", started)
 
-    config_hash = hashlib.sha256(json.dumps(family.describe(), sort_keys=True).encode()).hexdigest()
+    # The cue lexicons are part of the model: a changed lexicon is a new version even on the same data.
+    config = {"family": family.describe(), "cues": CUES, "conjunctions": CONJUNCTIONS}
+    config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
     version = f"{datetime.now(UTC):%Y%m%d}-{data_hash[:8]}-{config_hash[:4]}"
     strip = ("decisions", "calibration", "thresholds")
     comparison_rows = [{k: v for k, v in row.items() if k not in strip} for row in comparison]
