@@ -68,7 +68,7 @@ class HttpOptions:
     warmup_s: float = 2.0  # before each phase, not counted
     cold_starts: int = 3  # 1-worker spawns timed to /readyz
     batch_documents: int = 100  # documents per /score/batch request (JSON and NDJSON)
-    batch_concurrency: int = 2  # concurrent batch requests (one per worker)
+    batch_concurrency: int = 4  # concurrent batch requests: enough connections that both workers get some
     throughput_workers: int = 2
     throughput_concurrency: tuple[int, ...] = (8, 32)
     request_timeout_s: float = 120.0

@@ -6,7 +6,7 @@ import pickle
 
 import numpy as np
 
-from app.features import FeatureConfig, build_vectorizer, tokenize
+from app.features import FeatureConfig, _PackedVocabulary, build_vectorizer, tokenize
 
 CORPUS = [
     "Our drops cure tinnitus in days.",
@@ -70,8 +70,12 @@ def test_pickle_round_trip_gives_identical_features() -> None:
     vectorizer = build_vectorizer().fit(CORPUS)
     vectorizer.transform(CORPUS)  # builds the lookup tables, which must not be pickled
     assert vectorizer._index is not None
+    state = vectorizer.__getstate__()
+    assert isinstance(state["word_vocabulary_"], _PackedVocabulary)  # one string, not a dict of grams
     restored = pickle.loads(pickle.dumps(vectorizer))
     assert restored._index is None and restored._cue_matcher is None
+    assert restored.word_vocabulary_ == vectorizer.word_vocabulary_
+    assert restored.char_vocabulary_ == vectorizer.char_vocabulary_
     np.testing.assert_array_equal(restored.transform(CORPUS).toarray(), vectorizer.transform(CORPUS).toarray())
 
 

@@ -1,4 +1,8 @@
-"""Dependencies as ``Annotated`` aliases: settings, the runtime, and API-key checks."""
+"""Dependencies as ``Annotated`` aliases: settings, the runtime, and API-key checks.
+
+All are ``async def``: none blocks, and FastAPI runs a plain ``def`` dependency in the thread
+pool, one thread hop per dependency per request.
+"""
 
 from __future__ import annotations
 
@@ -15,17 +19,17 @@ from app.runtime import Runtime
 __all__ = ["MetricsDep", "RuntimeDep", "SettingsDep", "require_api_key"]
 
 
-def get_settings_from_app(request: Request) -> Settings:
+async def get_settings_from_app(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
 
@@ -43,7 +47,7 @@ def _presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-def require_api_key(request: Request, settings: SettingsDep) -> None:
+async def require_api_key(request: Request, settings: SettingsDep) -> None:
     """When API keys are configured, the request must present one of them."""
     if not settings.api_keys:
         return

@@ -13,7 +13,7 @@ router = APIRouter(tags=["metadata"], dependencies=[Depends(require_api_key)])
 
 
 @router.get("/labels", response_model=LabelsResponse, summary="The label taxonomy")
-def labels(runtime: RuntimeDep) -> LabelsResponse:
+async def labels(runtime: RuntimeDep) -> LabelsResponse:
     """Every label the service can raise, with its severity, guidance and references."""
     return LabelsResponse(
         labels=[
@@ -31,7 +31,7 @@ def labels(runtime: RuntimeDep) -> LabelsResponse:
 
 
 @router.get("/model", response_model=ModelInfo, summary="The loaded model")
-def model(runtime: RuntimeDep) -> ModelInfo:
+async def model(runtime: RuntimeDep) -> ModelInfo:
     """Version, creation time, thresholds and evaluation figures of the loaded model."""
     manifest = runtime.current().loaded.manifest
     return ModelInfo(

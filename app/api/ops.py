@@ -17,7 +17,7 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz", response_model=HealthResponse, summary="Liveness")
-def healthz() -> HealthResponse:
+async def healthz() -> HealthResponse:
     """Answers as long as the process serves HTTP; does no work."""
     return HealthResponse(status="ok")
 
@@ -28,7 +28,7 @@ def healthz() -> HealthResponse:
     responses={503: {"model": ErrorResponse, "description": "No model loaded, or shutting down"}},
     summary="Readiness",
 )
-def readyz(runtime: RuntimeDep) -> Response:
+async def readyz(runtime: RuntimeDep) -> Response:
     """200 with the model version once a model is loaded; 503 before that and while draining."""
     if not runtime.ready:
         error = ModelNotReady("shutting down" if runtime.draining else "the model is not loaded yet")
@@ -43,7 +43,7 @@ def readyz(runtime: RuntimeDep) -> Response:
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text"}},
     summary="Prometheus metrics",
 )
-def metrics(metrics: MetricsDep) -> Response:
+async def metrics(metrics: MetricsDep) -> Response:
     """Requests and latency by route and status, documents, sentences and flags scored, model version."""
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -71,7 +71,7 @@ def _content_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def _require_json(request: Request) -> None:
+async def _require_json(request: Request) -> None:
     """A body that is not JSON is a 415 that says so, not a 422 about the body's shape."""
     content_type = _content_type(request)
     if content_type not in _JSON_TYPES:
@@ -153,7 +153,7 @@ async def score_batch(request: Request, runtime: RuntimeDep, settings: SettingsD
     scorer = runtime.scorer()
     if _content_type(request) in NDJSON_TYPES:
         return InterleavedStream(_stream_ndjson(request, runtime, scorer, settings, metrics))
-    _require_json(request)
+    await _require_json(request)
     documents = _batch_documents(await request.body(), settings.max_batch_documents)
     results: list[Any] = [None] * len(documents)
     valid: list[tuple[int, DocumentRequest]] = []
