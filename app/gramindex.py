@@ -191,25 +191,15 @@ class GramIndex:
         marked in the boolean ``wanted_rows``."""
         assert self.char_table is not None
         wanted = wanted_rows[batch.rows]
-        tokens = np.flatnonzero(wanted & (batch.ids >= 0))
-        table = self.char_table
-        first, last = table.indptr[batch.ids[tokens]], table.indptr[batch.ids[tokens] + 1]
-        lengths = last - first
-        entries = np.repeat(first, lengths) + offsets_within(lengths)
-        token_of = np.repeat(tokens, lengths)
-        parts = [(batch.rows[token_of], table.indices[entries], batch.positions[token_of], table.data[entries])]
-        for i in np.flatnonzero(wanted & (batch.ids < 0)).tolist():
-            columns, values = self._oov_entry(batch.tokens[i])
-            parts.append(
-                (
-                    np.full(len(columns), batch.rows[i]),
-                    columns,
-                    np.full(len(columns), batch.positions[i]),
-                    values,
-                )
-            )
-        rows_out, columns_out, positions_out, counts_out = (np.concatenate(c) for c in zip(*parts, strict=True))
-        return rows_out, columns_out.astype(np.int64), positions_out, counts_out
+        known = np.flatnonzero(wanted & (batch.ids >= 0))
+        parts = [_gather(self.char_table, known, batch.ids[known])]
+        unknown = np.flatnonzero(wanted & (batch.ids < 0))
+        if len(unknown):
+            words: dict[str, int] = {}
+            rows = [words.setdefault(batch.tokens[i], len(words)) for i in unknown.tolist()]
+            parts.append(_gather(self._oov_table(list(words)), unknown, np.array(rows, np.int64)))
+        tokens, columns, counts = (np.concatenate(c) for c in zip(*parts, strict=True))
+        return batch.rows[tokens], columns.astype(np.int64), batch.positions[tokens], counts
 
     @staticmethod
     def _token_matrix(rows: Any, columns: Any, n_rows: int, n_columns: int) -> sp.csr_matrix:
@@ -256,3 +246,11 @@ class GramIndex:
         lookup = self.char_vocabulary.get
         found = Counter(i for i in map(lookup, char_grams(word, self.char_sizes)) if i is not None)
         return np.fromiter(found.keys(), np.int32, len(found)), np.fromiter(found.values(), np.float64, len(found))
+
+
+def _gather(table: sp.csr_matrix, tokens: Any, table_rows: Any) -> tuple[Any, Any, Any]:
+    """(token, column, value) for every entry of row ``table_rows[i]`` of ``table``, for each token."""
+    first = table.indptr[table_rows]
+    lengths = table.indptr[table_rows + 1] - first
+    entries = np.repeat(first, lengths) + offsets_within(lengths)
+    return np.repeat(tokens, lengths), table.indices[entries], table.data[entries]
