@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -48,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", type=Path, default=ROOT / "models", help="models directory")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--jobs", type=int, default=min(5, os.cpu_count() or 1), help="processes fitting CV folds (default: cores)"
+    )
     parser.add_argument("--join-fraction", type=float, default=0.6, help="share of sentence pairs joined")
     parser.add_argument("--families", nargs="*", help="limit model selection to these family names")
     parser.add_argument("--no-current", action="store_true", help="write the version but leave models/current")
@@ -78,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     comparison = []
     for family in families:
-        result = cross_validate(texts, y, groups, family, args.folds, args.seed)
+        result = cross_validate(texts, y, groups, family, args.folds, args.seed, args.jobs)
         comparison.append(result)
         _progress(
             f"CV {family.name}: macro-F1 {result['cv_macro_f1']:.3f}, mean AP "
