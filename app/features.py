@@ -59,6 +59,36 @@ def _tokens(text: str) -> list[str]:
     return _TOKEN.findall(_normalise(text))
 
 
+def _token_lists(texts: list[str]) -> list[list[str]]:
+    """:func:`_tokens` of each text, normalising the whole batch in one pass when lower-casing
+    keeps its length (case mapping looks no further than the line break that joins two texts)."""
+    joined = "\n".join(texts)
+    normalised = _normalise(joined)
+    if len(normalised) != len(joined):
+        return [_tokens(text) for text in texts]
+    found: list[list[str]] = []
+    findall = _TOKEN.findall
+    start = 0
+    for text in texts:
+        end = start + len(text)
+        found.append(findall(normalised, start, end))
+        start = end + 1
+    return found
+
+
+def _spans(normalised: str, tokens: list[str]) -> list[tuple[int, int]]:
+    """Where each of ``tokens`` (what the pattern finds in ``normalised``, in order) sits. Text
+    between tokens never holds a character a token starts with, so each is the next occurrence."""
+    spans = []
+    position = 0
+    find = normalised.find
+    for token in tokens:
+        position = find(token, position)
+        spans.append((position, position + len(token)))
+        position += len(token)
+    return spans
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
     word_ngrams: int = 3
@@ -205,7 +235,7 @@ class ClaimVectorizer:
     def analyse(self, texts: list[str]) -> tuple[tuple[Any, Any, Any], Analysis]:
         """The feature matrix as (row, column, value) arrays, and what was computed on the way,
         which :meth:`occurrences` reuses rather than tokenising and looking everything up again."""
-        return self._analyse(texts, [_tokens(text) for text in texts])
+        return self._analyse(texts, _token_lists(texts))
 
     def _analyse(self, texts: list[str], token_lists: list[list[str]]) -> tuple[tuple[Any, Any, Any], Analysis]:
         index = self.index
@@ -254,13 +284,13 @@ class ClaimVectorizer:
         if analysis is None or rows is None:
             analysis, rows = self.analyse(texts)[1], list(range(len(texts)))
         all_spans: list[list[tuple[int, int]]] = []
-        for text in texts:
+        for text, row in zip(texts, rows, strict=True):
             normalised = _normalise(text)
             if len(normalised) != len(text):
                 # Case folding changed this text's length, and so maybe its tokens: analyse it on its own.
                 return self._occurrences_one_by_one(texts)
             # Same length: these are the tokens analyse() found, so only their spans are needed.
-            all_spans.append([match.span() for match in _TOKEN.finditer(normalised)])
+            all_spans.append(_spans(normalised, analysis.token_lists[row]))
         batch_rows = np.asarray(rows, np.int64)
         # Where each batch row goes in the output (-1: not asked for).
         position = np.full(len(analysis.token_lists), -1, np.int64)

@@ -11,7 +11,7 @@ from the vocabularies after unpickling, never stored in the artifact.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
 
@@ -60,6 +60,9 @@ class TokenBatch:
     remaining: Any  # tokens from this one to the end of its text, itself included
     starts: Any
     lengths: Any
+    unknown_words: list[str]  # the batch's words outside the vocabulary, each once
+    unknown_rows: Any  # for each token, its index in unknown_words; -1 for vocabulary words
+    derived: dict[str, Any] = field(default_factory=dict)  # tables built from this batch, kept for reuse
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +130,11 @@ class GramIndex:
         rows = np.repeat(np.arange(len(token_lists)), lengths)
         positions = np.arange(len(tokens)) - starts[rows]
         remaining = lengths[rows] - positions
-        return TokenBatch(tokens, ids, rows, positions, remaining, starts, lengths)
+        unknown = np.flatnonzero(ids < 0)
+        words: dict[str, int] = {}
+        unknown_rows = np.full(len(tokens), -1, np.int64)
+        unknown_rows[unknown] = [words.setdefault(tokens[i], len(words)) for i in unknown.tolist()]
+        return TokenBatch(tokens, ids, rows, positions, remaining, starts, lengths, list(words), unknown_rows)
 
     def word_occurrences(self, batch: TokenBatch, scope: bool) -> WordOccurrences:
         """Every vocabulary word gram of the batch (unigrams, n-grams, then scope grams)."""
@@ -170,21 +177,18 @@ class GramIndex:
         return targets[keep], features[keep], np.ones(int(keep.sum()), np.int64)
 
     def char_counts(self, batch: TokenBatch) -> sp.csr_matrix:
-        """(texts x character n-grams) counts: each text's tokens times their table rows."""
+        """(texts x character n-grams) counts: each text's tokens times their table rows, with
+        words outside the vocabulary counted from a small table of their own."""
         assert self.char_table is not None
         n_rows = len(batch.lengths)
-        unknown = np.flatnonzero(batch.ids < 0)
-        if not len(unknown):
-            return self._token_matrix(batch.rows, batch.ids, n_rows, self.size) @ self.char_table
-        # Words outside the vocabulary get ids after it; the product then runs over a table of
-        # just the words in this batch, so the big table is never copied.
-        words: dict[str, int] = {}
-        ids = batch.ids.copy()
-        ids[unknown] = [self.size + words.setdefault(batch.tokens[i], len(words)) for i in unknown.tolist()]
-        present, columns = np.unique(ids, return_inverse=True)
-        known_rows = present[present < self.size]
-        table = sp.vstack([self.char_table[known_rows], self._oov_table(list(words))], format="csr")
-        return self._token_matrix(batch.rows, columns, n_rows, len(present)) @ table
+        known = batch.ids >= 0
+        counts = self._token_matrix(batch.rows[known], batch.ids[known], n_rows, self.size) @ self.char_table
+        if not batch.unknown_words:
+            return counts
+        unknown = ~known
+        table = self._batch_unknown_table(batch)
+        rows, columns = batch.rows[unknown], batch.unknown_rows[unknown]
+        return counts + self._token_matrix(rows, columns, n_rows, len(batch.unknown_words)) @ table
 
     def char_occurrences(self, batch: TokenBatch, wanted_rows: Any) -> tuple[Any, Any, Any, Any]:
         """(text, character n-gram column, token position, count) for every token of the texts
@@ -195,11 +199,15 @@ class GramIndex:
         parts = [_gather(self.char_table, known, batch.ids[known])]
         unknown = np.flatnonzero(wanted & (batch.ids < 0))
         if len(unknown):
-            words: dict[str, int] = {}
-            rows = [words.setdefault(batch.tokens[i], len(words)) for i in unknown.tolist()]
-            parts.append(_gather(self._oov_table(list(words)), unknown, np.array(rows, np.int64)))
+            parts.append(_gather(self._batch_unknown_table(batch), unknown, batch.unknown_rows[unknown]))
         tokens, columns, counts = (np.concatenate(c) for c in zip(*parts, strict=True))
         return batch.rows[tokens], columns.astype(np.int64), batch.positions[tokens], counts
+
+    def _batch_unknown_table(self, batch: TokenBatch) -> sp.csr_matrix:
+        table = batch.derived.get("unknown_chars")
+        if table is None:
+            table = batch.derived["unknown_chars"] = self._oov_table(batch.unknown_words)
+        return table
 
     @staticmethod
     def _token_matrix(rows: Any, columns: Any, n_rows: int, n_columns: int) -> sp.csr_matrix:

@@ -5,8 +5,20 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from app.features import FeatureConfig, _PackedVocabulary, build_vectorizer, tokenize
+from app.features import (
+    _TOKEN,
+    FeatureConfig,
+    _normalise,
+    _PackedVocabulary,
+    _spans,
+    _token_lists,
+    _tokens,
+    build_vectorizer,
+    tokenize,
+)
 
 CORPUS = [
     "Our drops cure tinnitus in days.",
@@ -101,3 +113,13 @@ def test_an_artifact_without_stored_conjunctions_still_derives_them() -> None:
     restored.__setstate__(state)
     np.testing.assert_array_equal(restored.transform(CORPUS).toarray(), vectorizer.transform(CORPUS).toarray())
     assert "disease_claim" in restored.fired_cues("Our drops treat tinnitus.")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=40), max_size=6))
+def test_batch_tokenising_and_spans_equal_the_per_text_pattern(texts: list[str]) -> None:
+    assert _token_lists(texts) == [_tokens(text) for text in texts]
+    for text in texts:
+        normalised = _normalise(text)
+        if len(normalised) == len(text):
+            assert _spans(normalised, _tokens(text)) == [m.span() for m in _TOKEN.finditer(normalised)]
