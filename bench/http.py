@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 HOST = "127.0.0.1"
+CONNECT_STAGGER_S = 0.05
 _LIVE: set[Server] = set()
 
 # One request of a closed loop: (client, request number) -> units done (articles, sentences or requests).
@@ -284,7 +285,9 @@ async def closed_loop(
 ) -> Loop:
     """``concurrency`` loops, each sending as soon as its previous answer arrived, until the deadline.
 
-    Requests in flight at the deadline finish and are counted.
+    Requests in flight at the deadline finish and are counted. Loops start ``CONNECT_STAGGER_S``
+    apart, so their connections are opened apart: connections opened at the same instant are all
+    accepted by whichever worker wakes first (asyncio accepts in a loop), leaving the other idle.
     """
     result = Loop(latencies_ms=[], units=0.0, errors=Counter(), first_error=None, wall_s=0.0)
     counter = itertools.count()
@@ -292,7 +295,9 @@ async def closed_loop(
     started = clock()
     deadline = started + seconds
 
-    async def loop() -> None:
+    async def loop(index: int) -> None:
+        if client.idle_connections() < concurrency:
+            await asyncio.sleep(index * CONNECT_STAGGER_S)
         while clock() < deadline:
             number = next(counter)
             if max_requests is not None and number >= max_requests:
@@ -307,7 +312,7 @@ async def closed_loop(
             result.latencies_ms.append((clock() - sent) * 1000.0)
             result.units += done
 
-    await asyncio.gather(*(loop() for _ in range(concurrency)))
+    await asyncio.gather(*(loop(index) for index in range(concurrency)))
     result.wall_s = clock() - started
     return result
 

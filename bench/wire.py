@@ -70,6 +70,9 @@ class WireClient:
             writer.close()
             await asyncio.gather(writer.wait_closed(), return_exceptions=True)
 
+    def idle_connections(self) -> int:
+        return len(self._idle)
+
     async def get(self, path: str) -> WireResponse:
         return await self.request("GET", path)
 
