@@ -10,6 +10,9 @@ $(VENV)/.runtime: requirements/runtime.txt pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements/runtime.txt
 	$(BIN)/pip install --quiet --no-deps -e .
+	@# With PYTHONDONTWRITEBYTECODE set, pip writes no .pyc and every start compiles every module
+	@# (2.1 s instead of 1.1 s to ready); compileall writes them regardless.
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib app
 	touch $@
 
 $(VENV)/.dev: requirements/dev.txt $(VENV)/.runtime

@@ -306,6 +306,22 @@ def test_package_installs_without_dependencies_after_the_code(instructions: list
     assert max(copies) < runs[0]
 
 
+def test_bytecode_is_compiled_after_the_last_install(instructions: list[Instruction]) -> None:
+    # PYTHONDONTWRITEBYTECODE=1 keeps pip from compiling, so without this every start compiles every module.
+    if env_vars(instructions).get("PYTHONDONTWRITEBYTECODE") != "1":
+        return
+    installs = [n for n, i in enumerate(instructions) if i.keyword == "RUN" and "pip install" in i.arguments]
+    compiled = [
+        n
+        for n, i in enumerate(instructions)
+        if i.keyword == "RUN" and re.search(r"python -m compileall .*site-packages", i.arguments)
+    ]
+    assert compiled, "no compileall of site-packages"
+    last_install = max(installs)
+    arguments = instructions[last_install].arguments
+    assert max(compiled) > last_install or arguments.index("compileall") > arguments.rindex("pip install")
+
+
 def test_runs_as_a_non_root_user(instructions: list[Instruction]) -> None:
     cmd = index_of(instructions, "CMD")
     users = [instruction.arguments for instruction in instructions[:cmd] if instruction.keyword == "USER"]
