@@ -33,6 +33,7 @@ from app.gramindex import HEDGES, NEGATIONS, SCOPE, GramIndex, TokenBatch, WordO
 
 __all__ = ["Analysis", "ClaimVectorizer", "FeatureConfig", "Occurrences", "build_vectorizer", "tokenize"]
 
+_EMPTY = np.zeros(0, np.int64)
 _TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*|[%#$]")
 _FOLDS = [(str(d), "0") for d in range(10)] + [("\u2019", "'")]
 
@@ -113,20 +114,26 @@ class Analysis:
     batch: TokenBatch
     words: WordOccurrences
     cues: CueMatches | None
-    word_norms: Any  # each text's word-block L2 norm before weighting (0 for an empty block)
-    char_norms: Any
+    word_values: Any  # each word occurrence's feature value in its text, and how often the feature occurs there
+    word_totals: Any
+    char_keys: Any  # (text * n_chars + column) of every character n-gram present, sorted, with its value and count
+    char_values: Any
+    char_totals: Any
 
 
 @dataclass(frozen=True, slots=True)
 class Occurrences:
     """Parallel arrays: in text ``rows[i]``, feature ``features[i]`` was produced ``counts[i]``
-    times by the tokens ``[firsts[i], firsts[i] + widths[i])``."""
+    times by the tokens ``[firsts[i], firsts[i] + widths[i])``; the feature's value in that text is
+    ``values[i]`` and it occurs ``totals[i]`` times there in all."""
 
     rows: Any
     features: Any
     firsts: Any
     widths: Any
     counts: Any
+    values: Any
+    totals: Any
 
 
 def build_vectorizer(config: FeatureConfig | None = None) -> ClaimVectorizer:
@@ -241,28 +248,42 @@ class ClaimVectorizer:
         index = self.index
         batch = index.batch(token_lists)
         words = index.word_occurrences(batch, self.config.scope_features)
-        word_part, word_norms = _tfidf_part(
+        word_part, word_inverse, word_counts = _tfidf_part(
             words.rows, words.features, None, self.word_idf_, self.config.word_weight, 0, len(texts)
         )
         parts = [word_part]
         offset = len(self.word_vocabulary_)
-        char_norms = np.zeros(len(texts))
+        n_chars = len(self.char_vocabulary_)
+        char_keys, char_values, char_totals = _EMPTY, _EMPTY.astype(float), _EMPTY.astype(float)
         if self.config.use_chars:
             counts = index.char_counts(batch)
+            counts.sort_indices()  # so that (text, column) keys come out sorted, for explanations to search
             rows = np.repeat(np.arange(len(texts)), np.diff(counts.indptr))
             columns = counts.indices.astype(np.int64)
-            char_part, char_norms = _tfidf_part(
+            char_part, _, _ = _tfidf_part(
                 rows, columns, counts.data, self.char_idf_, self.config.char_weight, offset, len(texts)
             )
             parts.append(char_part)
-        offset += len(self.char_vocabulary_)
+            char_keys, char_values, char_totals = rows * n_chars + columns, char_part[2], counts.data
+        offset += n_chars
         cues = None
         if self.config.use_cues:
             cues = self.cue_matcher.match(texts, batch)
             rows, columns = np.nonzero(cues.fired)
             parts.append((rows, columns + offset, np.full(len(rows), self.config.cue_weight)))
         rows, cols, data = (np.concatenate(column) for column in zip(*parts, strict=True))
-        return (rows, cols, data), Analysis(token_lists, batch, words, cues, word_norms, char_norms)
+        analysis = Analysis(
+            token_lists,
+            batch,
+            words,
+            cues,
+            word_part[2][word_inverse],
+            word_counts[word_inverse],
+            char_keys,
+            char_values,
+            char_totals,
+        )
+        return (rows, cols, data), analysis
 
     def fired_cues(self, text: str) -> set[str]:
         """Names of the cue features that fire for ``text`` (the keyword baseline reads these)."""
@@ -304,14 +325,29 @@ class ClaimVectorizer:
                 words.firsts[keep],
                 words.widths[keep],
                 np.ones(int(keep.sum())),
+                analysis.word_values[keep],
+                analysis.word_totals[keep],
             )
         ]
         if analysis.cues is not None:
             cue_rows, cues, firsts, widths = analysis.cues.evidence(position >= 0)
             cue_offset = len(self.word_vocabulary_) + len(self.char_vocabulary_)
-            parts.append((position[cue_rows], cues + cue_offset, firsts, widths, np.ones(len(cue_rows))))
+            # a cue's value is its weight, shared by all the phrases of it that the text holds
+            _, inverse, per_cue = np.unique(cue_rows * (cue_offset + 1) + cues, return_inverse=True, return_counts=True)
+            parts.append(
+                (
+                    position[cue_rows],
+                    cues + cue_offset,
+                    firsts,
+                    widths,
+                    np.ones(len(cue_rows)),
+                    np.full(len(cue_rows), self.config.cue_weight),
+                    per_cue[inverse].astype(float),
+                )
+            )
         if self.config.use_chars:
             char_rows, columns, positions, counts = self.index.char_occurrences(analysis.batch, position >= 0)
+            found_at = np.searchsorted(analysis.char_keys, char_rows * len(self.char_vocabulary_) + columns)
             parts.append(
                 (
                     position[char_rows],
@@ -319,6 +355,8 @@ class ClaimVectorizer:
                     positions,
                     np.ones(len(char_rows), np.int64),
                     counts,
+                    analysis.char_values[found_at],
+                    analysis.char_totals[found_at],
                 )
             )
         found = Occurrences(*(np.concatenate(column) for column in zip(*parts, strict=True)))
@@ -336,20 +374,6 @@ class ClaimVectorizer:
             pieces.append(Occurrences(np.full(len(found.rows), number), *_fields(found)[1:]))
         columns = zip(*(_fields(piece) for piece in pieces), strict=True)
         return all_spans, Occurrences(*(np.concatenate(column) for column in columns))
-
-    def occurrence_values(self, analysis: Analysis, batch_rows: Any, features: Any, totals: Any) -> Any:
-        """The value of feature ``features[i]`` in batch row ``batch_rows[i]``, where it occurs
-        ``totals[i]`` times (character n-grams: its count), as :meth:`analyse` computed it."""
-        n_words, n_chars = len(self.word_vocabulary_), len(self.char_vocabulary_)
-        is_word, is_char = features < n_words, (features >= n_words) & (features < n_words + n_chars)
-        idf = np.where(is_word, self.word_idf_[np.minimum(features, n_words - 1)], 0.0)
-        if n_chars:
-            idf = np.where(is_char, self.char_idf_[np.clip(features - n_words, 0, n_chars - 1)], idf)
-        norms = np.where(is_word, analysis.word_norms[batch_rows], analysis.char_norms[batch_rows])
-        weights = np.where(is_word, self.config.word_weight, self.config.char_weight)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tfidf = (1.0 + np.log(totals)) * idf / norms * weights
-        return np.where(is_word | is_char, tfidf, self.config.cue_weight)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -396,8 +420,8 @@ def _packed(vocabulary: dict[str, int]) -> _PackedVocabulary | dict[str, int]:
     return _PackedVocabulary(_SEPARATOR.join(grams), len(grams))
 
 
-def _fields(found: Occurrences) -> tuple[Any, Any, Any, Any, Any]:
-    return found.rows, found.features, found.firsts, found.widths, found.counts
+def _fields(found: Occurrences) -> tuple[Any, ...]:
+    return found.rows, found.features, found.firsts, found.widths, found.counts, found.values, found.totals
 
 
 def _vocabulary(df: Counter[str], n_docs: int, min_df: int) -> tuple[dict[str, int], Any]:
@@ -409,13 +433,15 @@ def _vocabulary(df: Counter[str], n_docs: int, min_df: int) -> tuple[dict[str, i
 
 def _tfidf_part(
     rows: Any, cols: Any, counts: Any, idf: Any, weight: float, offset: int, n_rows: int
-) -> tuple[tuple[Any, Any, Any], Any]:
-    """Sublinear TF-IDF, L2-normalised per row, of (row, column[, count]) triples; and the norms."""
+) -> tuple[tuple[Any, Any, Any], Any, Any]:
+    """Sublinear TF-IDF, L2-normalised per row, of (row, column[, count]) triples. Given raw
+    occurrences (``counts`` None), also where each occurrence went and the counts."""
+    inverse = None
     if counts is None:  # raw occurrences: count them
         width = int(idf.shape[0]) or 1
-        keys, counts = np.unique(rows * width + cols, return_counts=True)
+        keys, inverse, counts = np.unique(rows * width + cols, return_inverse=True, return_counts=True)
         rows, cols = keys // width, keys % width
     data = (1.0 + np.log(counts)) * idf[cols]
     norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=n_rows))
     data = data / norms[rows] * weight
-    return (rows, cols + offset, data), norms
+    return (rows, cols + offset, data), inverse, counts

@@ -93,13 +93,8 @@ class ClaimModel:
             coo, analysis = self.vectorizer.analyse(sentences)
             features, rows = SentenceFeatures(*coo, analysis), list(range(len(sentences)))
         spans, found = self.vectorizer.occurrences(sentences, features.analysis, rows)
-        n_features = self.coef.shape[1]
         # A feature's value is shared by its occurrences in proportion to their counts.
-        _, inverse = np.unique(found.rows * n_features + found.features, return_inverse=True)
-        totals = np.bincount(inverse, weights=found.counts)[inverse]
-        batch_rows = np.asarray(rows, np.int64)[found.rows]
-        values = self.vectorizer.occurrence_values(features.analysis, batch_rows, found.features, totals)
-        share = values * found.counts / totals / found.widths
+        share = found.values * found.counts / found.totals / found.widths
         per_sentence = np.array([len(label_list) for label_list in labels], np.int64)
         pair_start = np.cumsum(per_sentence) - per_sentence
         pair_label = np.array([label for label_list in labels for label in label_list], np.int64)
