@@ -5,7 +5,7 @@ the benchmarks and the API share it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,21 +71,24 @@ class Scorer:
         self.score(DocumentRequest(text=text))
 
     def score_many(self, requests: Sequence[DocumentRequest]) -> list[dict[str, Any]]:
-        """Response bodies in request order. Documents are scored in groups of about
-        ``_GROUP_SENTENCES`` sentences: as fast as one vectorised call, in bounded memory."""
-        segmented = [self._segment(request) for request in requests]
-        results: list[dict[str, Any]] = []
+        """Response bodies in request order."""
+        return list(self.score_iter(requests))
+
+    def score_iter(self, requests: Sequence[DocumentRequest]) -> Iterator[dict[str, Any]]:
+        """Response bodies in request order, produced in groups of about ``_GROUP_SENTENCES``
+        sentences: as fast as one vectorised call, and a caller that encodes each body as it comes
+        never holds more than one group's bodies."""
         group: list[_Segmented] = []
         size = 0
-        for doc in segmented:
+        for request in requests:
+            doc = self._segment(request)
             group.append(doc)
             size += len(doc.sentences)
             if size >= _GROUP_SENTENCES:
-                results += self._score_group(group)
+                yield from self._score_group(group)
                 group, size = [], 0
-        if group or not results:
-            results += self._score_group(group)
-        return results
+        if group:
+            yield from self._score_group(group)
 
     def _score_group(self, segmented: list[_Segmented]) -> list[dict[str, Any]]:
         all_sentences = [sentence for doc in segmented for sentence in doc.sentences]

@@ -16,6 +16,7 @@ from app.api.documents import dumps, error_item, to_document, validate_document
 from app.config import Settings
 from app.errors import InvalidInput, MalformedRequest, PayloadTooLarge, ServiceError, UnsupportedMediaType
 from app.limits import NDJSON_TYPES
+from app.observability import Metrics
 from app.runtime import Runtime
 from app.schemas import BatchResponse, ErrorResponse, ScoreRequest, ScoreResponse
 from app.scoring import DocumentRequest, Scorer
@@ -155,18 +156,26 @@ async def score_batch(request: Request, runtime: RuntimeDep, settings: SettingsD
         return InterleavedStream(_stream_ndjson(request, runtime, scorer, settings, metrics))
     await _require_json(request)
     documents = _batch_documents(await request.body(), settings.max_batch_documents)
-    results: list[Any] = [None] * len(documents)
+    encoded: list[bytes] = [b""] * len(documents)
     valid: list[tuple[int, DocumentRequest]] = []
     for position, raw in enumerate(documents):
         try:
             valid.append((position, validate_document(raw, settings.max_document_chars)))
         except ServiceError as error:
-            results[position] = error_item(raw, error)
-    bodies = await runtime.run(scorer.score_many, [document for _, document in valid])
-    for (position, _), body in zip(valid, bodies, strict=True):
-        results[position] = body
-    metrics.observe_documents(bodies)
-    return JSONBytes(dumps({"results": results}))
+            encoded[position] = dumps(error_item(raw, error))
+    scored = await runtime.run(_encode_scored, scorer, [document for _, document in valid], metrics)
+    for (position, _), body in zip(valid, scored, strict=True):
+        encoded[position] = body
+    return JSONBytes(b'{"results":[' + b",".join(encoded) + b"]}")
+
+
+def _encode_scored(scorer: Scorer, documents: list[DocumentRequest], metrics: Metrics) -> list[bytes]:
+    """Score and encode, one group at a time, so a large batch's response dicts never all coexist."""
+    encoded = []
+    for body in scorer.score_iter(documents):
+        metrics.observe_documents([body])
+        encoded.append(dumps(body))
+    return encoded
 
 
 def _batch_documents(raw: bytes, limit: int) -> list[Any]:
