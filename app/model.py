@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from app.features import Analysis, ClaimVectorizer
+from app.gramindex import offsets_within
 
 __all__ = ["ClaimModel", "EvidenceSpan", "SentenceFeatures"]
 
@@ -101,11 +102,11 @@ class ClaimModel:
         pair_sentence = np.repeat(np.arange(len(sentences)), per_sentence)
         # Every occurrence once per label of its sentence ...
         occurrence = np.repeat(np.arange(len(found.rows)), per_sentence[found.rows])
-        pair = pair_start[found.rows][occurrence] + _offsets_within(per_sentence[found.rows])
+        pair = pair_start[found.rows][occurrence] + offsets_within(per_sentence[found.rows])
         weight = self.coef[pair_label[pair], found.features[occurrence]] * share[occurrence]
         # ... and spread over the tokens it covers.
         widths = found.widths[occurrence]
-        token = np.repeat(found.firsts[occurrence], widths) + _offsets_within(widths)
+        token = np.repeat(found.firsts[occurrence], widths) + offsets_within(widths)
         token_counts = np.array([len(token_spans) for token_spans in spans], np.int64)
         tokens_per_pair = token_counts[pair_sentence]
         pair_token_start = np.cumsum(tokens_per_pair) - tokens_per_pair
@@ -129,13 +130,6 @@ class SentenceFeatures:
     cols: Any
     data: Any
     analysis: Analysis
-
-
-def _offsets_within(widths: Any) -> Any:
-    """0, 1, ..., w-1 for each width w, concatenated: token offsets inside each n-gram."""
-    total = int(widths.sum())
-    starts = np.repeat(np.cumsum(widths) - widths, widths)
-    return np.arange(total) - starts
 
 
 def _runs(scores: Any, starts: Any, counts: Any) -> list[list[tuple[int, int, float]]]:
