@@ -308,8 +308,6 @@ def test_package_installs_without_dependencies_after_the_code(instructions: list
 
 def test_bytecode_is_compiled_after_the_last_install(instructions: list[Instruction]) -> None:
     # PYTHONDONTWRITEBYTECODE=1 keeps pip from compiling, so without this every start compiles every module.
-    if env_vars(instructions).get("PYTHONDONTWRITEBYTECODE") != "1":
-        return
     installs = [n for n, i in enumerate(instructions) if i.keyword == "RUN" and "pip install" in i.arguments]
     compiled = [
         n
