@@ -29,11 +29,19 @@ import scipy.sparse as sp
 
 from app.cuematch import Conjunctions, CueMatches, CuePatterns, compile_cues
 from app.cues import CONJUNCTIONS
-from app.gramindex import HEDGES, NEGATIONS, SCOPE, GramIndex, TokenBatch, WordOccurrences, char_grams
+from app.gramindex import (
+    HEDGES,
+    NEGATIONS,
+    SCOPE,
+    CharFeatures,
+    GramIndex,
+    TokenBatch,
+    WordOccurrences,
+    char_grams,
+)
 
 __all__ = ["Analysis", "ClaimVectorizer", "FeatureConfig", "Occurrences", "build_vectorizer", "tokenize"]
 
-_EMPTY = np.zeros(0, np.int64)
 _TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*|[%#$]")
 _FOLDS = [(str(d), "0") for d in range(10)] + [("\u2019", "'")]
 
@@ -116,9 +124,7 @@ class Analysis:
     cues: CueMatches | None
     word_values: Any  # each word occurrence's feature value in its text, and how often the feature occurs there
     word_totals: Any
-    char_keys: Any  # (text * n_chars + column) of every character n-gram present, sorted, with its value and count
-    char_values: Any
-    char_totals: Any
+    chars: CharFeatures | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,19 +259,11 @@ class ClaimVectorizer:
         )
         parts = [word_part]
         offset = len(self.word_vocabulary_)
-        n_chars = len(self.char_vocabulary_)
-        char_keys, char_values, char_totals = _EMPTY, _EMPTY.astype(float), _EMPTY.astype(float)
+        chars = None
         if self.config.use_chars:
-            counts = index.char_counts(batch)
-            counts.sort_indices()  # so that (text, column) keys come out sorted, for explanations to search
-            rows = np.repeat(np.arange(len(texts)), np.diff(counts.indptr))
-            columns = counts.indices.astype(np.int64)
-            char_part, _, _ = _tfidf_part(
-                rows, columns, counts.data, self.char_idf_, self.config.char_weight, offset, len(texts)
-            )
-            parts.append(char_part)
-            char_keys, char_values, char_totals = rows * n_chars + columns, char_part[2], counts.data
-        offset += n_chars
+            chars = index.char_features(batch, self.char_idf_, self.config.char_weight)
+            parts.append((chars.rows, chars.columns + offset, chars.values))
+        offset += len(self.char_vocabulary_)
         cues = None
         if self.config.use_cues:
             cues = self.cue_matcher.match(texts, batch)
@@ -279,9 +277,7 @@ class ClaimVectorizer:
             cues,
             word_part[2][word_inverse],
             word_counts[word_inverse],
-            char_keys,
-            char_values,
-            char_totals,
+            chars,
         )
         return (rows, cols, data), analysis
 
@@ -345,9 +341,10 @@ class ClaimVectorizer:
                     per_cue[inverse].astype(float),
                 )
             )
-        if self.config.use_chars:
-            char_rows, columns, positions, counts = self.index.char_occurrences(analysis.batch, position >= 0)
-            found_at = np.searchsorted(analysis.char_keys, char_rows * len(self.char_vocabulary_) + columns)
+        if analysis.chars is not None:
+            char_rows, columns, positions, counts, values, totals = analysis.chars.occurrences(
+                analysis.batch, position >= 0
+            )
             parts.append(
                 (
                     position[char_rows],
@@ -355,8 +352,8 @@ class ClaimVectorizer:
                     positions,
                     np.ones(len(char_rows), np.int64),
                     counts,
-                    analysis.char_values[found_at],
-                    analysis.char_totals[found_at],
+                    values,
+                    totals,
                 )
             )
         found = Occurrences(*(np.concatenate(column) for column in zip(*parts, strict=True)))

@@ -10,6 +10,7 @@ from the vocabularies after unpickling, never stored in the artifact.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -18,7 +19,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["GramIndex", "TokenBatch", "char_grams", "offsets_within"]
+from app._kernels import char_block
+
+__all__ = ["CharFeatures", "GramIndex", "TokenBatch", "char_grams", "offsets_within"]
 
 MAX_CHAR_WORD = 30  # longer "words" are URLs or junk; their character n-grams only add noise and time
 SCOPE = 4  # tokens after a hedge or negation that fall in its scope
@@ -63,6 +66,42 @@ class TokenBatch:
     unknown_words: list[str]  # the batch's words outside the vocabulary, each once
     unknown_rows: Any  # for each token, its index in unknown_words; -1 for vocabulary words
     derived: dict[str, Any] = field(default_factory=dict)  # tables built from this batch, kept for reuse
+
+
+CharTable = tuple[Any, Any, Any]  # CSR arrays (row pointers, columns, counts): a word's character n-grams
+
+
+@dataclass(frozen=True, slots=True)
+class CharFeatures:
+    """The character n-gram block of a batch. Parallel arrays with one entry per (text, n-gram):
+    ``rows``, ``columns``, ``counts`` and the TF-IDF ``values``. Then per token ``t``, its
+    n-grams ``entry_starts[t]:entry_starts[t + 1]``: the entry each went to, and its count in
+    the token."""
+
+    rows: Any
+    columns: Any
+    counts: Any
+    values: Any
+    entry_starts: Any
+    entry_slots: Any
+    entry_counts: Any
+
+    def occurrences(self, batch: TokenBatch, wanted_rows: Any) -> tuple[Any, Any, Any, Any, Any, Any]:
+        """(text, column, token position, count in the token, value, count in the text) of every
+        character n-gram of every token of the texts marked in the boolean ``wanted_rows``."""
+        tokens = np.flatnonzero(wanted_rows[batch.rows])
+        firsts = self.entry_starts[tokens]
+        lengths = self.entry_starts[tokens + 1] - firsts
+        entries = np.repeat(firsts, lengths) + offsets_within(lengths)
+        slots = self.entry_slots[entries]
+        return (
+            self.rows[slots],
+            self.columns[slots],
+            np.repeat(batch.positions[tokens], lengths),
+            self.entry_counts[entries],
+            self.values[slots],
+            self.counts[slots],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +157,7 @@ class GramIndex:
             self.gram_tables[n] = (keys[order], np.array(features, np.int64)[order])
         self.char_table = self._char_table(unigrams) if use_chars else None
         self._oov_chars: dict[str, tuple[Any, Any]] = {}
+        self._scratch_per_thread = threading.local()
 
     # --- batches ---------------------------------------------------------------------------
 
@@ -176,49 +216,32 @@ class GramIndex:
         keep = (target_ids >= 0) & (features >= 0)
         return targets[keep], features[keep], np.ones(int(keep.sum()), np.int64)
 
-    def char_counts(self, batch: TokenBatch) -> sp.csr_matrix:
-        """(texts x character n-grams) counts: each text's tokens times their table rows, with
-        words outside the vocabulary counted from a small table of their own."""
+    def char_features(self, batch: TokenBatch, idf: Any, weight: float) -> CharFeatures:
+        """Each text's character n-gram counts and TF-IDF values, and which token put what where."""
         assert self.char_table is not None
-        n_rows = len(batch.lengths)
-        known = batch.ids >= 0
-        counts = self._token_matrix(batch.rows[known], batch.ids[known], n_rows, self.size) @ self.char_table
-        if not batch.unknown_words:
-            return counts
-        unknown = ~known
-        table = self._batch_unknown_table(batch)
-        rows, columns = batch.rows[unknown], batch.unknown_rows[unknown]
-        return counts + self._token_matrix(rows, columns, n_rows, len(batch.unknown_words)) @ table
+        oov = self._batch_unknown_table(batch)
+        scratch = self._scratch()
+        rows, columns, counts, values, entry_starts, entry_slots, entry_counts = char_block(
+            batch.starts, batch.ids, batch.unknown_rows, *self.char_table, *oov, idf, weight, scratch
+        )
+        return CharFeatures(rows, columns, counts, values, entry_starts, entry_slots, entry_counts)
 
-    def char_occurrences(self, batch: TokenBatch, wanted_rows: Any) -> tuple[Any, Any, Any, Any]:
-        """(text, character n-gram column, token position, count) for every token of the texts
-        marked in the boolean ``wanted_rows``."""
-        assert self.char_table is not None
-        wanted = wanted_rows[batch.rows]
-        known = np.flatnonzero(wanted & (batch.ids >= 0))
-        parts = [_gather(self.char_table, known, batch.ids[known])]
-        unknown = np.flatnonzero(wanted & (batch.ids < 0))
-        if len(unknown):
-            parts.append(_gather(self._batch_unknown_table(batch), unknown, batch.unknown_rows[unknown]))
-        tokens, columns, counts = (np.concatenate(c) for c in zip(*parts, strict=True))
-        return batch.rows[tokens], columns.astype(np.int64), batch.positions[tokens], counts
+    def _scratch(self) -> Any:
+        # One per thread: the kernel marks the columns of the text it is on here, then clears them.
+        scratch = getattr(self._scratch_per_thread, "slots", None)
+        if scratch is None:
+            scratch = self._scratch_per_thread.slots = np.full(max(len(self.char_vocabulary), 1), -1, np.int32)
+        return scratch
 
-    def _batch_unknown_table(self, batch: TokenBatch) -> sp.csr_matrix:
+    def _batch_unknown_table(self, batch: TokenBatch) -> CharTable:
         table = batch.derived.get("unknown_chars")
         if table is None:
             table = batch.derived["unknown_chars"] = self._oov_table(batch.unknown_words)
         return table
 
-    @staticmethod
-    def _token_matrix(rows: Any, columns: Any, n_rows: int, n_columns: int) -> sp.csr_matrix:
-        indptr = np.zeros(n_rows + 1, np.int64)
-        np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
-        # rows arrive sorted, so the entries are already in CSR order; repeats are summed by the product
-        return sp.csr_matrix((np.ones(len(columns)), columns, indptr), shape=(n_rows, n_columns))
-
     # --- character n-gram tables -----------------------------------------------------------
 
-    def _char_table(self, words: list[str]) -> sp.csr_matrix:
+    def _char_table(self, words: list[str]) -> CharTable:
         """Every word's character n-gram counts, built in one pass over all their n-grams."""
         per_word = [char_grams(word, self.char_sizes) for word in words]
         counts = np.fromiter(map(len, per_word), np.int64, len(words))
@@ -229,20 +252,17 @@ class GramIndex:
         shape = (len(words), max(len(self.char_vocabulary), 1))
         table = sp.csr_matrix((np.ones(int(known.sum())), (rows[known], columns[known])), shape=shape)
         table.sum_duplicates()  # repeated n-grams in a word become one entry with their count
-        table.indices = table.indices.astype(np.int32)
-        return table
+        return _char_table_of(table.indptr, table.indices, table.data)
 
-    def _oov_table(self, words: list[str]) -> sp.csr_matrix:
+    def _oov_table(self, words: list[str]) -> CharTable:
         # Per word from a cache, not like _char_table: a batch brings ~100 unknown words, mostly seen before,
         # and the cache answers in a tenth of the time a vectorised pass over their n-grams takes.
-        return self._table([self._oov_entry(word) for word in words])
-
-    def _table(self, entries: list[tuple[Any, Any]]) -> sp.csr_matrix:
+        entries = [self._oov_entry(word) for word in words]
         indptr = np.zeros(len(entries) + 1, np.int64)
         np.cumsum([len(columns) for columns, _ in entries], out=indptr[1:])
         indices = np.concatenate([c for c, _ in entries]) if entries else np.zeros(0, np.int32)
         data = np.concatenate([v for _, v in entries]) if entries else np.zeros(0)
-        return sp.csr_matrix((data, indices, indptr), shape=(len(entries), max(len(self.char_vocabulary), 1)))
+        return _char_table_of(indptr, indices, data)
 
     def _oov_entry(self, word: str) -> tuple[Any, Any]:
         entry = self._oov_chars.get(word)
@@ -258,9 +278,10 @@ class GramIndex:
         return np.fromiter(found.keys(), np.int32, len(found)), np.fromiter(found.values(), np.float64, len(found))
 
 
-def _gather(table: sp.csr_matrix, tokens: Any, table_rows: Any) -> tuple[Any, Any, Any]:
-    """(token, column, value) for every entry of row ``table_rows[i]`` of ``table``, for each token."""
-    first = table.indptr[table_rows]
-    lengths = table.indptr[table_rows + 1] - first
-    entries = np.repeat(first, lengths) + offsets_within(lengths)
-    return np.repeat(tokens, lengths), table.indices[entries], table.data[entries]
+def _char_table_of(indptr: Any, indices: Any, data: Any) -> CharTable:
+    """The dtypes the kernel reads: int64 row pointers, int32 columns, float64 counts."""
+    return (
+        np.ascontiguousarray(indptr, np.int64),
+        np.ascontiguousarray(indices, np.int32),
+        np.ascontiguousarray(data, np.float64),
+    )

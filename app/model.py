@@ -15,8 +15,8 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
+from app._kernels import decide
 from app.features import Analysis, ClaimVectorizer
 from app.gramindex import offsets_within
 
@@ -57,19 +57,21 @@ class ClaimModel:
 
     def _decide(self, coo: tuple[Any, Any, Any], n_rows: int) -> Any:
         rows, cols, data = coo
-        # A COO-times-dense product in scipy's C++ is several times faster than gathering
-        # coefficient columns in numpy; duplicates, if any, are summed as they should be.
-        features = sp.coo_matrix((data, (rows, cols)), shape=(n_rows, self.coef.shape[1]))
-        return np.asarray(features @ self.coef_t) + self.intercept
+        return decide(rows, cols, np.asarray(data, np.float64), self.coef_t, self.intercept_c, n_rows)
 
     @cached_property
     def coef_t(self) -> Any:
         """Coefficients as (n_features, n_labels), contiguous, for the product above."""
-        return np.ascontiguousarray(self.coef.T)
+        return np.ascontiguousarray(self.coef.T, np.float64)
+
+    @cached_property
+    def intercept_c(self) -> Any:
+        return np.ascontiguousarray(self.intercept, np.float64)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.pop("coef_t", None)  # derived; never written into the artifact
+        for derived in ("coef_t", "intercept_c"):  # never written into the artifact
+            state.pop(derived, None)
         return state
 
     def calibrate(self, decision: Any) -> Any:

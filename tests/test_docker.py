@@ -60,6 +60,22 @@ def parse_dockerfile(path: Path = DOCKERFILE) -> list[Instruction]:
     return instructions
 
 
+def stages(instructions: list[Instruction]) -> list[list[Instruction]]:
+    """The instructions of each build stage, each list starting with its FROM."""
+    split: list[list[Instruction]] = []
+    for instruction in instructions:
+        if instruction.keyword == "FROM":
+            split.append([])
+        assert split, "the Dockerfile must start with FROM"
+        split[-1].append(instruction)
+    return split
+
+
+def stage_name(stage: list[Instruction]) -> str | None:
+    arguments = without_flags(stage[0].arguments.split())
+    return arguments[2] if len(arguments) == 3 and arguments[1].upper() == "AS" else None
+
+
 def exec_form(arguments: str) -> list[str] | None:
     """The JSON array of an exec-form CMD/ENTRYPOINT/COPY, or None for shell form."""
     if arguments.startswith("["):
@@ -80,6 +96,22 @@ def without_flags(arguments: list[str]) -> list[str]:
 def copy_sources(instruction: Instruction) -> list[str]:
     *sources, _destination = without_flags(words(instruction.arguments))
     return sources
+
+
+def from_context(instruction: Instruction) -> bool:
+    """A COPY from the build context, not from another stage."""
+    return instruction.keyword == "COPY" and "--from=" not in instruction.arguments
+
+
+def git_ignored(paths: list[Path]) -> set[Path]:
+    """Which of ``paths`` git ignores: products of a local build, such as the compiled kernels."""
+    if not paths or shutil.which("git") is None:
+        return set()
+    listed = "\n".join(path.relative_to(ROOT).as_posix() for path in paths)
+    result = subprocess.run(
+        ["git", "check-ignore", "--stdin"], cwd=ROOT, input=listed, capture_output=True, text=True, check=False
+    )
+    return {ROOT / line for line in result.stdout.splitlines()}
 
 
 def env_vars(instructions: list[Instruction]) -> dict[str, str]:
@@ -203,62 +235,89 @@ def find_packages(where: Path, include: list[str]) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def instructions() -> list[Instruction]:
+def all_instructions() -> list[Instruction]:
     return parse_dockerfile()
 
 
-def test_base_image_is_a_pinned_slim_python_311(instructions: list[Instruction]) -> None:
-    stages = [instruction for instruction in instructions if instruction.keyword == "FROM"]
-    assert len(stages) == 1
-    image = without_flags(stages[0].arguments.split())[0]
-    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", image), image
+@pytest.fixture(scope="module")
+def instructions(all_instructions: list[Instruction]) -> list[Instruction]:
+    """The final stage: the image that runs."""
+    return stages(all_instructions)[-1]
 
 
-def test_every_copy_source_exists_in_the_repo(instructions: list[Instruction]) -> None:
-    copies = [instruction for instruction in instructions if instruction.keyword in {"COPY", "ADD"}]
+@pytest.fixture(scope="module")
+def build_stage(all_instructions: list[Instruction]) -> list[Instruction]:
+    named = [stage for stage in stages(all_instructions) if stage_name(stage) == "build"]
+    assert len(named) == 1, "expected one stage named build, where the wheel is made"
+    return named[0]
+
+
+def test_images_are_the_same_pinned_python_311_slim_where_it_runs(
+    all_instructions: list[Instruction], build_stage: list[Instruction]
+) -> None:
+    images = [without_flags(stage[0].arguments.split())[0] for stage in stages(all_instructions)]
+    assert len(images) == 2
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", images[-1]), images[-1]
+    # The build stage needs a C compiler, which only the full image has; the same Python builds the wheel.
+    build_image = without_flags(build_stage[0].arguments.split())[0]
+    assert build_image == images[-1].split("@")[0].replace("-slim-bookworm", "-bookworm")
+
+
+def test_every_copy_source_exists_in_the_repo(all_instructions: list[Instruction]) -> None:
+    copies = [instruction for instruction in all_instructions if instruction.keyword in {"COPY", "ADD"}]
     assert copies
     for instruction in copies:
         assert instruction.keyword == "COPY", "use COPY, not ADD"
-        for source in copy_sources(instruction):
-            assert (ROOT / source).exists(), f"COPY {source}: no such path in the repo"
+        if from_context(instruction):
+            for source in copy_sources(instruction):
+                assert (ROOT / source).exists(), f"COPY {source}: no such path in the repo"
 
 
-def test_copies_only_what_the_package_needs(instructions: list[Instruction]) -> None:
+def test_copies_only_what_the_package_needs(
+    all_instructions: list[Instruction], build_stage: list[Instruction]
+) -> None:
     sources = {
         source.rstrip("/")
-        for instruction in instructions
-        if instruction.keyword == "COPY"
+        for instruction in all_instructions
+        if from_context(instruction)
         for source in copy_sources(instruction)
     }
-    assert sources == {"requirements/runtime.txt", "pyproject.toml", "README.md", "app", "models"}
+    assert sources == {"requirements/runtime.txt", "pyproject.toml", "setup.py", "README.md", "app", "models"}
     readme = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["readme"]
-    assert readme in sources, "pip install . needs the readme pyproject.toml names"
+    built_from = {source.rstrip("/") for i in build_stage if from_context(i) for source in copy_sources(i)}
+    assert built_from == {"pyproject.toml", "setup.py", readme, "app"}, "the wheel is built from the package alone"
 
 
-def test_copied_files_are_not_excluded_by_dockerignore(instructions: list[Instruction]) -> None:
+def test_copied_files_are_not_excluded_by_dockerignore(all_instructions: list[Instruction]) -> None:
     patterns = dockerignore_patterns()
-    for instruction in instructions:
-        if instruction.keyword != "COPY":
+    for instruction in all_instructions:
+        if not from_context(instruction):
             continue
         for source in copy_sources(instruction):
             path = ROOT / source
             files = [path] if path.is_file() else [file for file in path.rglob("*") if file.is_file()]
             kept = [file for file in files if "__pycache__" not in file.parts]
             assert kept, f"COPY {source} copies nothing"
+            local_builds = git_ignored(kept)
             for file in kept:
                 relative = file.relative_to(ROOT).as_posix()
-                assert not is_ignored(relative, patterns), f".dockerignore drops {relative}, which COPY {source} needs"
+                ignored = is_ignored(relative, patterns)
+                if file in local_builds:
+                    assert ignored, f"{relative} is built locally; keep it out of the build context"
+                else:
+                    assert not ignored, f".dockerignore drops {relative}, which COPY {source} needs"
 
 
-def test_package_builds_from_the_copied_paths_alone(instructions: list[Instruction], tmp_path: Path) -> None:
-    """What setuptools finds in a context holding only the COPY sources: app and its data, no training/."""
-    for instruction in instructions:
-        if instruction.keyword == "COPY":
+def test_package_builds_from_the_copied_paths_alone(build_stage: list[Instruction], tmp_path: Path) -> None:
+    """What setuptools finds in a context holding only the build stage's COPY sources: app and its data and
+    kernel source, no training/."""
+    for instruction in build_stage:
+        if from_context(instruction):
             for source in copy_sources(instruction):
                 target = tmp_path / source.rstrip("/")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 if (ROOT / source).is_dir():
-                    shutil.copytree(ROOT / source, target, ignore=shutil.ignore_patterns("__pycache__"))
+                    shutil.copytree(ROOT / source, target, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
                 else:
                     shutil.copy2(ROOT / source, target)
     pyproject = tomllib.loads((tmp_path / "pyproject.toml").read_text(encoding="utf-8"))
@@ -268,6 +327,11 @@ def test_package_builds_from_the_copied_paths_alone(instructions: list[Instructi
     assert not any(package.startswith("training") for package in packages)
     assert (tmp_path / "app" / "taxonomy.yaml").is_file()
     assert "app.cli:main" in pyproject["project"]["scripts"]["claimscan"]
+    # every extension setup.py compiles has its source in the copied tree
+    sources = re.findall(r"\[\"(app/[\w/]+\.pyx)\"\]", (tmp_path / "setup.py").read_text(encoding="utf-8"))
+    assert sources
+    assert all((tmp_path / source).is_file() for source in sources)
+    assert "Cython" in " ".join(pyproject["build-system"]["requires"])
 
 
 def test_dependencies_install_from_the_makefile_requirements_before_the_code(
@@ -285,24 +349,26 @@ def test_dependencies_install_from_the_makefile_requirements_before_the_code(
     # Only the requirements file may be copied before that step, so code edits keep the dependency layer cached.
     earlier = [instruction for instruction in instructions[:number] if instruction.keyword == "COPY"]
     assert [copy_sources(instruction) for instruction in earlier] == [sorted(files)]
-    later = [
-        source
-        for instruction in instructions[number:]
-        if instruction.keyword == "COPY"
-        for source in copy_sources(instruction)
-    ]
-    assert "app/" in later
+    assert any(WHEEL_INSTALL.search(instruction.arguments) for instruction in instructions[number + 1 :])
 
 
-def test_package_installs_without_dependencies_after_the_code(instructions: list[Instruction]) -> None:
-    runs = [
-        number
-        for number, instruction in enumerate(instructions)
-        if instruction.keyword == "RUN"
-        and re.search(r"pip install --no-cache-dir --no-deps \.(\s|$)", instruction.arguments)
-    ]
+WHEEL_INSTALL = re.compile(r"pip install --no-cache-dir --no-deps /wheels/claimscan-\*\.whl(\s|$)")
+
+
+def test_package_installs_from_the_build_stages_wheel_after_the_code(
+    instructions: list[Instruction], build_stage: list[Instruction]
+) -> None:
+    builds = [n for n, i in enumerate(build_stage) if i.keyword == "RUN" and "pip wheel" in i.arguments]
+    assert len(builds) == 1
+    assert re.search(
+        r"pip wheel --no-cache-dir --no-deps --wheel-dir /wheels \.(\s|$)", build_stage[builds[0]].arguments
+    )
+    assert max(n for n, i in enumerate(build_stage) if i.keyword == "COPY") < builds[0]
+    runs = [n for n, i in enumerate(instructions) if i.keyword == "RUN" and WHEEL_INSTALL.search(i.arguments)]
     assert len(runs) == 1
-    copies = [number for number, instruction in enumerate(instructions) if instruction.keyword == "COPY"]
+    # mounted from the build stage, so the wheel itself is in no layer of the image
+    assert "--mount=type=bind,from=build,source=/wheels,target=/wheels" in instructions[runs[0]].arguments
+    copies = [n for n, i in enumerate(instructions) if i.keyword == "COPY"]
     assert max(copies) < runs[0]
 
 

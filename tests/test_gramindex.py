@@ -50,24 +50,37 @@ def test_scope_grams_stop_at_the_end_of_their_text() -> None:
     assert not {i for i in found.features.tolist() if i in {vocabulary[s] for s in scoped}}
 
 
-def test_char_counts_equal_counting_each_tokens_char_grams() -> None:
-    index, _ = _index()
+def test_char_features_equal_counting_each_tokens_char_grams() -> None:
+    vectorizer = build_vectorizer().fit(CORPUS)
+    index = vectorizer.index
     token_lists = [["drops", "drops", "tinnitusz"], [], ["headache", "x" * 40]]
-    counts = index.char_counts(index.batch(token_lists)).toarray()
+    chars = index.char_features(index.batch(token_lists), vectorizer.char_idf_, 0.5)
     for row, tokens in enumerate(token_lists):
         expected = Counter(
             index.char_vocabulary[g] for t in tokens for g in char_grams(t, (3, 5)) if g in index.char_vocabulary
         )
-        assert {col: int(counts[row, col]) for col in np.flatnonzero(counts[row])} == dict(expected)
+        mine = chars.rows == row
+        assert dict(zip(chars.columns[mine].tolist(), chars.counts[mine].tolist(), strict=True)) == expected
+        if expected:  # sublinear TF-IDF, scaled to the block's weight
+            raw = (1 + np.log(chars.counts[mine])) * vectorizer.char_idf_[chars.columns[mine]]
+            np.testing.assert_allclose(chars.values[mine], 0.5 * raw / np.linalg.norm(raw))
+    assert len(set(zip(chars.rows.tolist(), chars.columns.tolist(), strict=True))) == len(chars.rows)
 
 
 def test_char_occurrences_cover_only_the_wanted_texts() -> None:
-    index, _ = _index()
+    vectorizer = build_vectorizer().fit(CORPUS)
+    index = vectorizer.index
     batch = index.batch([["drops"], ["nausea", "tinnitusz"]])
-    rows, columns, positions, counts = index.char_occurrences(batch, np.array([False, True]))
+    chars = index.char_features(batch, vectorizer.char_idf_, 1.0)
+    rows, columns, positions, counts, values, totals = chars.occurrences(batch, np.array([False, True]))
     assert set(rows.tolist()) == {1}
     assert set(positions.tolist()) == {0, 1}  # the unknown word still has known character n-grams
     assert counts.sum() == sum(
         1 for t in ("nausea", "tinnitusz") for g in char_grams(t, (3, 5)) if g in index.char_vocabulary
     )
-    assert len(columns) == len(rows)
+    # each occurrence carries its n-gram's value and total count in the text
+    mine = chars.rows == 1
+    value_of = dict(zip(chars.columns[mine].tolist(), chars.values[mine].tolist(), strict=True))
+    total_of = dict(zip(chars.columns[mine].tolist(), chars.counts[mine].tolist(), strict=True))
+    assert values.tolist() == [value_of[c] for c in columns.tolist()]
+    assert totals.tolist() == [total_of[c] for c in columns.tolist()]
