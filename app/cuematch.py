@@ -88,13 +88,13 @@ class CuePatterns:
         self.names = names
         self.by_first = by_first
         self.prefixes = prefixes
-        self._cache: dict[str, list[tuple[int, Pattern]]] = {}
+        self._cache: dict[str, _Candidates | tuple[()]] = {}
         ids = {name: i for i, name in enumerate(names)}
         self.fragment_id = ids.get(FRAGMENT, -1)
         self.conjunction_columns = np.array([ids[name] for name in conjunctions], np.int64)
         # (cue x conjunction): the cue is required by / excludes the conjunction
-        self.required = np.zeros((len(names), len(conjunctions)), np.int64)
-        self.excluded = np.zeros((len(names), len(conjunctions)), np.int64)
+        self.required = np.zeros((len(names), len(conjunctions)), np.float64)
+        self.excluded = np.zeros((len(names), len(conjunctions)), np.float64)
         for column, (required, excluded) in enumerate(conjunctions.values()):
             self.required[[ids[name] for name in required], column] = 1
             self.excluded[[ids[name] for name in excluded], column] = 1
@@ -105,15 +105,24 @@ class CuePatterns:
         the conjunction and shape cues."""
         tokens, remaining = batch.tokens, batch.remaining
         candidates = list(map(self._cache.get, tokens))
-        for i in [i for i, found in enumerate(candidates) if found is None]:
-            candidates[i] = self._candidates(tokens[i])
-        hits = [i for i, found in enumerate(candidates) if found]
-        limits = (remaining[hits] + hits).tolist() if hits else []
+        if None in candidates:
+            for i in [i for i, found in enumerate(candidates) if found is None]:
+                candidates[i] = self._candidates(tokens[i])
+        hit_array = np.flatnonzero(np.fromiter(map(bool, candidates), bool, len(candidates)))
+        limits = (remaining[hit_array] + hit_array).tolist()
+        hits = hit_array.tolist()
         starts: list[int] = []
         cues: list[int] = []
         ends: list[int] = []
         for i, limit in zip(hits, limits, strict=True):
-            for cue, tail in candidates[i] or ():
+            single, by_second, prefixed = candidates[i] or _NO_CANDIDATES
+            # Only the phrases whose second word the next token could be are tried, in lexicon order.
+            tried = single
+            if i + 1 < limit:
+                following = by_second.get(tokens[i + 1])
+                if following or prefixed:
+                    tried = sorted([*single, *(following or ()), *prefixed])
+            for _, cue, tail in tried:
                 end = i + 1
                 for word, prefix in tail:
                     if end >= limit or not (tokens[end].startswith(word) if prefix else tokens[end] == word):
@@ -133,7 +142,7 @@ class CuePatterns:
         return CueMatches(match_rows, np.array(cues, np.int64), first - text_starts, ends_in_text, fired, self)
 
     def _derive(self, texts: list[str], fired: Any, lengths: Any) -> None:
-        phrase_cues = fired.astype(np.int64)
+        phrase_cues = fired.astype(np.float64)  # float: the products run in BLAS, and small counts stay exact
         met = (phrase_cues @ self.required == self._required_counts) & (phrase_cues @ self.excluded == 0)
         fired[:, self.conjunction_columns] = met
         if self.fragment_id < 0:
@@ -142,12 +151,30 @@ class CuePatterns:
             if not texts[row].rstrip().endswith(_CLOSING):
                 fired[row, self.fragment_id] = True
 
-    def _candidates(self, token: str) -> list[tuple[int, Pattern]]:
+    def _candidates(self, token: str) -> _Candidates | tuple[()]:
+        """The phrases ``token`` can start, numbered in lexicon order and split by what they need
+        next: nothing (one-word phrases), an exact second word, or a second word's prefix."""
         if len(self._cache) > _CACHE_LIMIT:
             self._cache = {}
         found = list(self.by_first.get(token, ()))
         for length in self.prefixes:
             if len(token) >= length:
                 found.extend(self.by_first.get("*" + token[:length], ()))
-        self._cache[token] = found
-        return found
+        single: list[_Numbered] = []
+        by_second: dict[str, list[_Numbered]] = {}
+        prefixed: list[_Numbered] = []
+        for number, (cue, tail) in enumerate(found):
+            if not tail:
+                single.append((number, cue, tail))
+            elif tail[0][1]:
+                prefixed.append((number, cue, tail))
+            else:
+                by_second.setdefault(tail[0][0], []).append((number, cue, tail))
+        entry: _Candidates | tuple[()] = (single, by_second, prefixed) if found else ()  # (): known to start no phrase
+        self._cache[token] = entry
+        return entry
+
+
+_Numbered = tuple[int, int, Pattern]  # (place among the token's phrases, cue, words after the first)
+_Candidates = tuple[list[_Numbered], dict[str, list[_Numbered]], list[_Numbered]]
+_NO_CANDIDATES: _Candidates = ([], {}, [])

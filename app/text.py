@@ -124,9 +124,12 @@ def split_sentences(text: str) -> list[Span]:
     return spans
 
 
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # characters that take two UTF-16 code units
+
+
 def utf16_offsets(text: str, offsets: list[int]) -> list[int]:
     """Translate code-point offsets into UTF-16 code-unit offsets (for JavaScript editors)."""
-    if text.isascii() or max(text) <= "\uffff":
+    if text.isascii() or not _ASTRAL.search(text):
         return list(offsets)
     astral_before = [0] * (len(text) + 1)
     count = 0
