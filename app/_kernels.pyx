@@ -11,6 +11,7 @@ each kernel checks every index it is given once, up front or as it reads it, and
 import numpy as np
 
 from libc.math cimport log, sqrt
+from cpython.unicode cimport PyUnicode_Find
 from libc.stdint cimport int32_t, int64_t
 
 
@@ -151,25 +152,144 @@ def decide(
     const int64_t[::1] rows,
     const int64_t[::1] columns,
     const double[::1] values,
-    const double[:, ::1] coef_t,
+    const double[:, ::1] coef,
     const double[::1] intercept,
     Py_ssize_t n_rows,
 ):
-    """``X @ coef_t + intercept`` for X given as (row, column, value) triples; repeats add up."""
-    cdef Py_ssize_t n_labels = coef_t.shape[1], i, j
+    """``X @ coef.T + intercept`` for X given as (row, column, value) triples; repeats add up.
+
+    One pass over the triples per label: each pass reads one row of ``coef``, which stays in
+    cache, where reading all labels of a column at once would miss it once per label.
+    """
+    cdef Py_ssize_t n_labels = coef.shape[0], n = rows.shape[0], i, j
+    if columns.shape[0] != n or values.shape[0] != n or intercept.shape[0] != n_labels or n_rows < 0:
+        raise ValueError("rows, columns and values must be parallel, and the intercept one per label")
+    for i in range(n):
+        if not (0 <= rows[i] < n_rows and 0 <= columns[i] < coef.shape[1]):
+            raise ValueError("a (row, column) pair is outside the decision matrix or the coefficients")
     decision_array = np.zeros((n_rows, n_labels), np.float64)
     cdef double[:, ::1] decision = decision_array
-    cdef double value
-    cdef int64_t row, column
-    if columns.shape[0] != rows.shape[0] or values.shape[0] != rows.shape[0] or intercept.shape[0] != n_labels:
-        raise ValueError("rows, columns and values must be parallel, and the intercept one per label")
-    for i in range(rows.shape[0]):
-        row, column, value = rows[i], columns[i], values[i]
-        if not (0 <= row < n_rows and 0 <= column < coef_t.shape[0]):
-            raise ValueError("a (row, column) pair is outside the decision matrix or the coefficients")
-        for j in range(n_labels):
-            decision[row, j] += value * coef_t[column, j]
+    for j in range(n_labels):
+        for i in range(n):
+            decision[rows[i], j] += values[i] * coef[j, columns[i]]
     for i in range(n_rows):
         for j in range(n_labels):
             decision[i, j] += intercept[j]
     return decision_array
+
+
+def evidence_scores(
+    const int64_t[::1] sentences,
+    const int64_t[::1] features,
+    const int64_t[::1] firsts,
+    const int64_t[::1] widths,
+    const double[::1] shares,
+    const int64_t[::1] pair_starts,
+    const int64_t[::1] pair_labels,
+    const int64_t[::1] token_starts,
+    const double[:, ::1] coef,
+):
+    """Each (sentence, label) pair's score for each token of its sentence.
+
+    Occurrence ``o`` (sentence, feature, tokens ``firsts[o]:firsts[o] + widths[o]``, share of
+    the feature's value) adds ``coef[label, feature] * share`` to each of its tokens, once for
+    every pair of its sentence; sentence ``s`` owns pairs ``pair_starts[s]:pair_starts[s + 1]``,
+    and pair ``p`` owns ``scores[token_starts[p]:token_starts[p + 1]]``. Contributions to a
+    token are added in occurrence order.
+    """
+    cdef Py_ssize_t n_sentences = pair_starts.shape[0] - 1, n_pairs = pair_labels.shape[0]
+    cdef Py_ssize_t o, p, t, n = sentences.shape[0]
+    cdef int64_t sentence, label
+    cdef double weight
+    if (features.shape[0] != n or firsts.shape[0] != n or widths.shape[0] != n or shares.shape[0] != n
+            or n_sentences < 0 or token_starts.shape[0] != n_pairs + 1 or pair_starts[n_sentences] != n_pairs):
+        raise ValueError("occurrences, pairs and token ranges do not fit together")
+    for p in range(n_pairs):
+        if not (0 <= pair_labels[p] < coef.shape[0] and 0 <= token_starts[p] <= token_starts[p + 1]):
+            raise ValueError("a pair's label or token range is out of range")
+    for t in range(n_sentences):
+        if not 0 <= pair_starts[t] <= pair_starts[t + 1]:
+            raise ValueError("pair_starts must not decrease")
+    scores_array = np.zeros(token_starts[n_pairs], np.float64)
+    cdef double[::1] scores = scores_array
+    for o in range(n):
+        sentence = sentences[o]
+        if not (0 <= sentence < n_sentences and 0 <= features[o] < coef.shape[1] and firsts[o] >= 0 and widths[o] >= 0):
+            raise ValueError("an occurrence is outside its sentence or the coefficients")
+        for p in range(pair_starts[sentence], pair_starts[sentence + 1]):
+            if firsts[o] + widths[o] > token_starts[p + 1] - token_starts[p]:
+                raise ValueError("an occurrence runs past the end of its sentence")
+            weight = coef[pair_labels[p], features[o]] * shares[o]
+            for t in range(token_starts[p] + firsts[o], token_starts[p] + firsts[o] + widths[o]):
+                scores[t] += weight
+    return scores_array
+
+
+def positive_runs(const double[::1] scores, const int64_t[::1] token_starts, double floor):
+    """Per pair's slice of ``scores``, the maximal runs of tokens scoring at least ``floor``
+    times the slice's best, when that best is positive: (pair, first token, last token, summed
+    score) arrays, in pair then token order. Also, per pair, the best score and the first token
+    that has it (-1 for an empty slice)."""
+    cdef Py_ssize_t n_pairs = token_starts.shape[0] - 1, p, t, n_runs = 0, start, end
+    cdef double best, cut, total
+    cdef int64_t first = -1
+    if n_pairs < 0 or token_starts[n_pairs] > scores.shape[0]:
+        raise ValueError("token ranges run past the scores")
+    for p in range(n_pairs):
+        if not 0 <= token_starts[p] <= token_starts[p + 1]:
+            raise ValueError("token_starts must not decrease")
+    run_pairs_array = np.empty(scores.shape[0], np.int64)
+    run_firsts_array = np.empty(scores.shape[0], np.int64)
+    run_lasts_array = np.empty(scores.shape[0], np.int64)
+    run_sums_array = np.empty(scores.shape[0], np.float64)
+    best_array = np.zeros(n_pairs, np.float64)
+    best_token_array = np.full(n_pairs, -1, np.int64)
+    cdef int64_t[::1] run_pairs = run_pairs_array, run_firsts = run_firsts_array, run_lasts = run_lasts_array
+    cdef double[::1] run_sums = run_sums_array, bests = best_array
+    cdef int64_t[::1] best_tokens = best_token_array
+    for p in range(n_pairs):
+        start, end = token_starts[p], token_starts[p + 1]
+        if start == end:
+            continue
+        best_tokens[p] = 0
+        best = scores[start]
+        for t in range(start + 1, end):
+            if scores[t] > best:
+                best, best_tokens[p] = scores[t], t - start
+        bests[p] = best
+        if best <= 0:
+            continue
+        cut = best * floor
+        first = -1
+        for t in range(start, end + 1):
+            if t < end and scores[t] >= cut:
+                if first < 0:
+                    first, total = t - start, 0.0
+                total += scores[t]
+            elif first >= 0:
+                run_pairs[n_runs], run_firsts[n_runs], run_lasts[n_runs] = p, first, t - start - 1
+                run_sums[n_runs] = total
+                n_runs += 1
+                first = -1
+    return (
+        run_pairs_array[:n_runs],
+        run_firsts_array[:n_runs],
+        run_lasts_array[:n_runs],
+        run_sums_array[:n_runs],
+        best_array,
+        best_token_array,
+    )
+
+
+def token_spans(str text, list tokens):
+    """Where each of ``tokens`` sits in ``text``, each searched for from the end of the last:
+    (start, end) code-point offsets."""
+    cdef Py_ssize_t position = 0, length = len(text)
+    spans = []
+    for token in tokens:
+        position = PyUnicode_Find(text, token, position, length, 1)
+        if position < 0:
+            raise ValueError(f"token {token!r} is not in the text after the previous one")
+        spans.append((position, position + len(token)))
+        position += len(token)
+    return spans

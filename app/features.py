@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from app._kernels import token_spans
 from app.cuematch import Conjunctions, CueMatches, CuePatterns, compile_cues
 from app.cues import CONJUNCTIONS
 from app.gramindex import (
@@ -83,19 +84,6 @@ def _token_lists(texts: list[str]) -> list[list[str]]:
         found.append(findall(normalised, start, end))
         start = end + 1
     return found
-
-
-def _spans(normalised: str, tokens: list[str]) -> list[tuple[int, int]]:
-    """Where each of ``tokens`` (what the pattern finds in ``normalised``, in order) sits. Text
-    between tokens never holds a character a token starts with, so each is the next occurrence."""
-    spans = []
-    position = 0
-    find = normalised.find
-    for token in tokens:
-        position = find(token, position)
-        spans.append((position, position + len(token)))
-        position += len(token)
-    return spans
 
 
 @dataclass(frozen=True)
@@ -307,7 +295,9 @@ class ClaimVectorizer:
                 # Case folding changed this text's length, and so maybe its tokens: analyse it on its own.
                 return self._occurrences_one_by_one(texts)
             # Same length: these are the tokens analyse() found, so only their spans are needed.
-            all_spans.append(_spans(normalised, analysis.token_lists[row]))
+            # Text between tokens never holds a character a token starts with, so each token is the
+            # next occurrence of itself.
+            all_spans.append(token_spans(normalised, analysis.token_lists[row]))
         batch_rows = np.asarray(rows, np.int64)
         # Where each batch row goes in the output (-1: not asked for).
         position = np.full(len(analysis.token_lists), -1, np.int64)

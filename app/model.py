@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from app._kernels import decide
+from app._kernels import decide, evidence_scores, positive_runs
 from app.features import Analysis, ClaimVectorizer
-from app.gramindex import offsets_within
 
 __all__ = ["ClaimModel", "EvidenceSpan", "SentenceFeatures"]
 
@@ -57,12 +56,13 @@ class ClaimModel:
 
     def _decide(self, coo: tuple[Any, Any, Any], n_rows: int) -> Any:
         rows, cols, data = coo
-        return decide(rows, cols, np.asarray(data, np.float64), self.coef_t, self.intercept_c, n_rows)
+        return decide(rows, cols, np.asarray(data, np.float64), self.coef_c, self.intercept_c, n_rows)
 
     @cached_property
-    def coef_t(self) -> Any:
-        """Coefficients as (n_features, n_labels), contiguous, for the product above."""
-        return np.ascontiguousarray(self.coef.T, np.float64)
+    def coef_c(self) -> Any:
+        """Coefficients as (n_labels, n_features), contiguous float64, as the kernels read them: the
+        artifact's own array when it already is, so no second copy."""
+        return np.ascontiguousarray(self.coef, np.float64)
 
     @cached_property
     def intercept_c(self) -> Any:
@@ -70,7 +70,7 @@ class ClaimModel:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for derived in ("coef_t", "intercept_c"):  # never written into the artifact
+        for derived in ("coef_c", "intercept_c"):  # never written into the artifact
             state.pop(derived, None)
         return state
 
@@ -89,8 +89,8 @@ class ClaimModel:
 
         ``features`` and ``rows`` are the sentences' values from :meth:`score` (row ``rows[i]``
         holds sentence ``i``); without them the sentences are vectorised again. All sentences are
-        explained in one vectorised pass: every (sentence, label) pair's token scores come from
-        one gather of coefficients and one bincount.
+        explained at once: every (sentence, label) pair's token scores come from one compiled pass
+        over the feature occurrences (:func:`app._kernels.evidence_scores`).
         """
         if features is None or rows is None:
             coo, analysis = self.vectorizer.analyse(sentences)
@@ -98,23 +98,20 @@ class ClaimModel:
         spans, found = self.vectorizer.occurrences(sentences, features.analysis, rows)
         # A feature's value is shared by its occurrences in proportion to their counts.
         share = found.values * found.counts / found.totals / found.widths
-        per_sentence = np.array([len(label_list) for label_list in labels], np.int64)
-        pair_start = np.cumsum(per_sentence) - per_sentence
-        pair_label = np.array([label for label_list in labels for label in label_list], np.int64)
+        per_sentence = np.fromiter(map(len, labels), np.int64, len(labels))
+        pair_starts = np.zeros(len(sentences) + 1, np.int64)
+        np.cumsum(per_sentence, out=pair_starts[1:])
+        pair_label = np.fromiter((label for label_list in labels for label in label_list), np.int64, pair_starts[-1])
         pair_sentence = np.repeat(np.arange(len(sentences)), per_sentence)
-        # Every occurrence once per label of its sentence ...
-        occurrence = np.repeat(np.arange(len(found.rows)), per_sentence[found.rows])
-        pair = pair_start[found.rows][occurrence] + offsets_within(per_sentence[found.rows])
-        weight = self.coef[pair_label[pair], found.features[occurrence]] * share[occurrence]
-        # ... and spread over the tokens it covers.
-        widths = found.widths[occurrence]
-        token = np.repeat(found.firsts[occurrence], widths) + offsets_within(widths)
-        token_counts = np.array([len(token_spans) for token_spans in spans], np.int64)
-        tokens_per_pair = token_counts[pair_sentence]
-        pair_token_start = np.cumsum(tokens_per_pair) - tokens_per_pair
-        flat = np.repeat(pair_token_start[pair], widths) + token
-        scores = np.bincount(flat, weights=np.repeat(weight, widths), minlength=int(tokens_per_pair.sum()))
-        runs = _runs(scores, pair_token_start, tokens_per_pair)
+        token_counts = np.fromiter(map(len, spans), np.int64, len(spans))
+        token_starts = np.zeros(len(pair_label) + 1, np.int64)
+        np.cumsum(token_counts[pair_sentence], out=token_starts[1:])
+        # Every occurrence adds its weight for each label of its sentence to each token it covers.
+        scores = evidence_scores(
+            found.rows, found.features, found.firsts, found.widths, share, pair_starts, pair_label, token_starts,
+            self.coef_c,
+        )  # fmt: skip
+        runs = _runs(scores, token_starts)
         explained: list[list[list[EvidenceSpan]]] = [[] for _ in sentences]
         for index, sentence in enumerate(pair_sentence.tolist()):
             token_spans = spans[sentence]
@@ -134,43 +131,24 @@ class SentenceFeatures:
     analysis: Analysis
 
 
-def _runs(scores: Any, starts: Any, counts: Any) -> list[list[tuple[int, int, float]]]:
-    """For each pair's slice ``scores[starts[p]:starts[p] + counts[p]]``: the maximal runs of
+def _runs(scores: Any, token_starts: Any) -> list[list[tuple[int, int, float]]]:
+    """For each pair's slice ``scores[token_starts[p]:token_starts[p + 1]]``: the maximal runs of
     tokens that push its score up, as (first token, last token, summed weight), strongest first.
 
     A token joins a run when it carries at least ``_RUN_FLOOR`` of the pair's strongest token;
     at most ``_MAX_EVIDENCE`` runs are kept, none weaker than a quarter of the best.
     """
-    result: list[list[tuple[int, int, float]]] = [[] for _ in range(len(counts))]
-    present = np.flatnonzero(counts > 0)
-    if not len(present):
-        return result
-    owner = np.repeat(np.arange(len(counts)), counts)  # pair of each token
-    strongest = np.maximum.reduceat(scores, starts[present])
-    best_value = np.zeros(len(counts))
-    best_value[present] = strongest
-    positive = best_value > 0
-    above = (scores >= (best_value * _RUN_FLOOR)[owner]) & positive[owner]
-    position = np.arange(len(scores)) - starts[owner]
-    begins = above & ~np.concatenate([[False], above[:-1] & (owner[1:] == owner[:-1])])
-    run_of = np.cumsum(begins) - 1
-    run_tokens = np.flatnonzero(above)
-    n_runs = int(begins.sum())
-    sums = np.bincount(run_of[run_tokens], weights=scores[run_tokens], minlength=n_runs)
-    firsts = position[begins]
-    lasts = np.zeros(n_runs, np.int64)
-    lasts[run_of[run_tokens]] = position[run_tokens]  # the last write per run is its last token
-    run_pair = owner[begins]
-    rounded = [round(total, 4) for total in sums.tolist()]
-    # Stable ranking within each pair: by weight, then by position, as a sort of the runs would give.
-    order = np.lexsort((firsts, -np.array(rounded), run_pair)) if n_runs else np.zeros(0, np.int64)
-    for run in order.tolist():
-        kept = result[int(run_pair[run])]
-        if len(kept) < _MAX_EVIDENCE and rounded[run] >= (kept[0][2] if kept else rounded[run]) * 0.25:
-            kept.append((int(firsts[run]), int(lasts[run]), rounded[run]))
-    for pair in np.flatnonzero(~positive & (counts > 0)).tolist():
+    run_pairs, firsts, lasts, sums, best, best_token = positive_runs(scores, token_starts, _RUN_FLOOR)
+    result: list[list[tuple[int, int, float]]] = [[] for _ in range(len(token_starts) - 1)]
+    rounded = [-round(total, 4) for total in sums.tolist()]
+    # by pair, then weight (strongest first), then position
+    ranked = sorted(zip(run_pairs.tolist(), rounded, firsts.tolist(), lasts.tolist(), strict=True))
+    for pair, negated, first, last in ranked:
+        kept = result[pair]
+        if len(kept) < _MAX_EVIDENCE and -negated >= (kept[0][2] if kept else -negated) * 0.25:
+            kept.append((first, last, -negated))
+    for pair in np.flatnonzero((best <= 0) & (best_token >= 0)).tolist():
         # Nothing pushes this label up: point at the least negative token.
-        start = int(starts[pair])
-        token = int(np.argmax(scores[start : start + int(counts[pair])]))
-        result[pair] = [(token, token, float(best_value[pair]))]
+        token = int(best_token[pair])
+        result[pair] = [(token, token, float(best[pair]))]
     return result

@@ -8,12 +8,12 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app._kernels import token_spans
 from app.features import (
     _TOKEN,
     FeatureConfig,
     _normalise,
     _PackedVocabulary,
-    _spans,
     _token_lists,
     _tokens,
     build_vectorizer,
@@ -122,4 +122,4 @@ def test_batch_tokenising_and_spans_equal_the_per_text_pattern(texts: list[str])
     for text in texts:
         normalised = _normalise(text)
         if len(normalised) == len(text):
-            assert _spans(normalised, _tokens(text)) == [m.span() for m in _TOKEN.finditer(normalised)]
+            assert token_spans(normalised, _tokens(text)) == [m.span() for m in _TOKEN.finditer(normalised)]

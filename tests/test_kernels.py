@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app._kernels import char_block, decide
+from app._kernels import char_block, decide, evidence_scores, positive_runs, token_spans
 
 N_COLUMNS = 12
 
@@ -109,17 +109,96 @@ def test_char_block_refuses_row_pointers_past_the_entries() -> None:
 @given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 9), st.floats(-2, 2)), max_size=30))
 def test_decide_equals_the_dense_product(triples: list[tuple[int, int, float]]) -> None:
     rng = np.random.default_rng(len(triples))
-    coef_t, intercept = rng.normal(size=(10, 3)), rng.normal(size=3)
+    coef, intercept = rng.normal(size=(3, 10)), rng.normal(size=3)
     rows, columns, values = (np.array(column) for column in zip(*triples, strict=True)) if triples else ([],) * 3
     dense = np.zeros((4, 10))
     np.add.at(dense, (np.asarray(rows, np.int64), np.asarray(columns, np.int64)), np.asarray(values, float))
     got = decide(
-        np.asarray(rows, np.int64), np.asarray(columns, np.int64), np.asarray(values, float), coef_t, intercept, 4
+        np.asarray(rows, np.int64), np.asarray(columns, np.int64), np.asarray(values, float), coef, intercept, 4
     )
-    np.testing.assert_allclose(got, dense @ coef_t + intercept, atol=1e-12)
+    np.testing.assert_allclose(got, dense @ coef.T + intercept, atol=1e-12)
 
 
 @pytest.mark.parametrize(("row", "column"), [(4, 0), (-1, 0), (0, 10), (0, -3)])
 def test_decide_refuses_pairs_outside_the_matrix(row: int, column: int) -> None:
     with pytest.raises(ValueError, match="outside"):
-        decide(np.array([row], np.int64), np.array([column], np.int64), np.ones(1), np.ones((10, 3)), np.zeros(3), 4)
+        decide(np.array([row], np.int64), np.array([column], np.int64), np.ones(1), np.ones((3, 10)), np.zeros(3), 4)
+
+
+def test_token_spans_find_each_token_after_the_last_and_refuse_a_missing_one() -> None:
+    assert token_spans("no no, not now", ["no", "no", "not", "now"]) == [(0, 2), (3, 5), (7, 10), (11, 14)]
+    with pytest.raises(ValueError, match="'cure' is not in the text"):
+        token_spans("cure it", ["it", "cure"])
+
+
+def _evidence_in_numpy(occurrences: list[tuple[int, int, int, int, float]], labels: list[list[int]], tokens: list[int],
+                       coef: np.ndarray) -> np.ndarray:  # fmt: skip
+    """The same arithmetic, written as the obvious loops."""
+    pairs = [(sentence, label) for sentence, label_list in enumerate(labels) for label in label_list]
+    starts = np.cumsum([0] + [tokens[sentence] for sentence, _ in pairs])
+    scores = np.zeros(starts[-1])
+    for sentence, feature, first, width, share in occurrences:
+        for pair, (pair_sentence, label) in enumerate(pairs):
+            if pair_sentence == sentence:
+                scores[starts[pair] + first : starts[pair] + first + width] += coef[label, feature] * share
+    return scores
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_evidence_scores_equal_the_loops_they_replace(data: st.DataObject) -> None:
+    tokens = data.draw(st.lists(st.integers(1, 6), min_size=1, max_size=4))
+    labels = data.draw(st.lists(st.lists(st.integers(0, 2), max_size=3, unique=True), min_size=len(tokens),
+                                max_size=len(tokens)))  # fmt: skip
+    occurrences = []
+    for sentence, count in enumerate(tokens):
+        for _ in range(data.draw(st.integers(0, 4))):
+            first = data.draw(st.integers(0, count - 1))
+            width = data.draw(st.integers(1, count - first))
+            occurrences.append((sentence, data.draw(st.integers(0, 4)), first, width, data.draw(st.floats(0.1, 1))))
+    coef = np.random.default_rng(len(occurrences)).normal(size=(3, 5))
+    pair_starts = np.cumsum([0] + [len(label_list) for label_list in labels])
+    pair_labels = np.array([label for label_list in labels for label in label_list], np.int64)
+    pair_tokens = [tokens[s] for s, label_list in enumerate(labels) for _ in label_list]
+    token_starts = np.cumsum([0, *pair_tokens]).astype(np.int64)
+    columns = [np.array(column) for column in zip(*occurrences, strict=True)] if occurrences else [[]] * 5
+    got = evidence_scores(
+        *(np.asarray(column, np.int64) for column in columns[:4]), np.asarray(columns[4], np.float64),
+        pair_starts.astype(np.int64), pair_labels, token_starts, coef,
+    )  # fmt: skip
+    np.testing.assert_allclose(got, _evidence_in_numpy(occurrences, labels, tokens, coef), atol=1e-12)
+
+
+def test_evidence_scores_refuse_an_occurrence_past_its_sentence() -> None:
+    one = np.array([0], np.int64)
+    with pytest.raises(ValueError, match="past the end"):
+        evidence_scores(
+            np.array([0], np.int64), one, np.array([2], np.int64), np.array([2], np.int64), np.ones(1),
+            np.array([0, 1], np.int64), np.array([0], np.int64), np.array([0, 3], np.int64), np.ones((1, 1)),
+        )  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.floats(-1, 1, allow_subnormal=False), max_size=8), max_size=5))
+def test_positive_runs_are_the_maximal_runs_above_the_floor(slices: list[list[float]]) -> None:
+    scores = np.array([value for values in slices for value in values], np.float64)
+    starts = np.cumsum([0] + [len(values) for values in slices]).astype(np.int64)
+    run_pairs, firsts, lasts, sums, best, best_token = positive_runs(scores, starts, 0.2)
+    for pair, values in enumerate(slices):
+        if not values:
+            assert best_token[pair] == -1
+            continue
+        assert best[pair] == max(values)
+        assert best_token[pair] == values.index(max(values))
+        above = [max(values) > 0 and value >= max(values) * 0.2 for value in values]
+        expected = []
+        for token, inside in enumerate(above):
+            if inside and (token == 0 or not above[token - 1]):
+                last = token
+                while last + 1 < len(values) and above[last + 1]:
+                    last += 1
+                expected.append((token, last, sum(values[token : last + 1])))
+        mine = run_pairs == pair
+        got = list(zip(firsts[mine].tolist(), lasts[mine].tolist(), sums[mine].tolist(), strict=True))
+        assert [(f, last) for f, last, _ in got] == [(f, last) for f, last, _ in expected]
+        np.testing.assert_allclose([total for *_, total in got], [total for *_, total in expected], atol=1e-12)
