@@ -101,22 +101,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "serve":
-        import uvicorn
+        from app.serve import serve as run_server
 
         settings = get_settings()
         # uvicorn re-raises SIGTERM after a graceful shutdown, which would end a single-process server
         # "killed by signal" (exit 143) although every request finished; with a handler there, it exits 0.
         signal.signal(signal.SIGTERM, _exit_cleanly)
-        uvicorn.run(
-            "app.main:app",
-            host=args.host or settings.host,
-            port=args.port or settings.port,
-            workers=args.workers or settings.workers,
+        return run_server(
+            args.host or settings.host,
+            args.port or settings.port,
+            args.workers or settings.workers,
             log_level=settings.log_level,
             access_log=False,  # claimscan writes its own structured access log
             timeout_graceful_shutdown=30,
         )
-        return 0
     labels = args.labels.split(",") if args.labels else None
     requests = list(_requests(args.files, args.format, labels, not args.no_explain))
     results = _score_remote(args.url, requests, args.api_key) if args.url else _score_local(requests)

@@ -1,0 +1,152 @@
+"""app/serve.py: several workers, each on its own SO_REUSEPORT socket, supervised by the parent.
+
+The servers are real ``claimscan serve --workers 2`` processes (tests/servers.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.serve import bind_reuse_port
+from tests.servers import DEADLINE, DOCUMENT, Server, add_version, point_current, serving, wait_until
+
+pytestmark = pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="SO_REUSEPORT is Linux/BSD only")
+
+
+def two_workers(port: int) -> list[str]:
+    return [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+
+
+def workers_of(server: Server) -> list[int]:
+    """The worker processes: children of the supervisor that listen on the server's port."""
+    port = int(server.url.rsplit(":", 1)[1])
+    return [pid for pid in _children(server.process.pid) if _sockets(pid) & _tcp_inodes(port, state="0A")]
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == parent:
+                found.append(int(entry.name))
+    return found
+
+
+def _sockets(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def _tcp_inodes(port: int, state: str) -> set[str]:
+    """Inodes of IPv4 TCP sockets on local ``port`` in ``state`` (01 established, 0A listening)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == state:
+            inodes.add(fields[9])
+    return inodes
+
+
+def test_reuse_port_sockets_share_one_port_and_port_zero_picks_it_once() -> None:
+    sockets = bind_reuse_port("127.0.0.1", 0, 3)
+    try:
+        ports = {sock.getsockname()[1] for sock in sockets}
+        assert len(ports) == 1
+        assert ports.pop() != 0
+        assert all(sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) for sock in sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_a_port_taken_without_reuse_port_is_an_error_not_a_half_bound_server() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(OSError):
+            bind_reuse_port("127.0.0.1", taken.getsockname()[1], 2)
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads connections from /proc")
+def test_connections_opened_at_once_reach_both_workers(tmp_path: Path, models_dir: Path) -> None:
+    with serving(tmp_path, models_dir, two_workers) as server:
+        wait_until(lambda: len(workers_of(server)) == 2, "two workers listening")
+        port = int(server.url.rsplit(":", 1)[1])
+        # 16 connections at once: on one shared socket the first worker to wake often takes them all;
+        # here each lands on a socket chosen by hash, so both workers getting none is a 2 in 65,536 chance.
+        connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+        try:
+            workers = workers_of(server)
+
+            def accepted() -> dict[int, int]:
+                established = _tcp_inodes(port, state="01")  # accepted sockets only: queued ones have no inode
+                return {pid: len(_sockets(pid) & established) for pid in workers}
+
+            wait_until(lambda: sum(accepted().values()) == 16, "the workers to accept all 16 connections")
+            assert min(accepted().values()) >= 1, accepted()
+        finally:
+            for connection in connections:
+                connection.close()
+
+
+def test_sighup_reloads_the_model_in_every_worker(tmp_path: Path, models_dir: Path, version: str) -> None:
+    with serving(tmp_path, models_dir, two_workers) as server:
+        wait_until(lambda: server.stderr().count('"message": "model loaded"') == 2, "both workers loaded")
+        add_version(models_dir, version, "v-next")
+        point_current(models_dir, "v-next")
+        server.process.send_signal(signal.SIGHUP)
+        wait_until(lambda: server.stderr().count('"message": "model loaded"') == 4, "both workers to reload")
+        assert server.stderr().count('"model_version": "v-next"') == 2
+        assert server.process.poll() is None
+
+
+def test_a_worker_that_dies_is_replaced_and_the_server_keeps_answering(tmp_path: Path, models_dir: Path) -> None:
+    with serving(tmp_path, models_dir, two_workers) as server:
+        wait_until(lambda: len(workers_of(server)) == 2, "two workers listening")
+        victim = workers_of(server)[0]
+        os.kill(victim, signal.SIGKILL)
+        wait_until(lambda: len(workers_of(server)) == 2 and victim not in workers_of(server), "a replacement")
+        assert f"worker [{victim}] exited with -9; starting another" in server.stderr()
+        for _ in range(10):  # new connections each time, so both sockets are tried
+            response = httpx.post(f"{server.url}/score", json={"text": DOCUMENT}, timeout=30)
+            assert response.status_code == 200
+            assert response.json()["summary"]["flagged_sentences"] >= 1
+
+
+def test_sigterm_stops_every_worker_and_exits_zero(tmp_path: Path, models_dir: Path) -> None:
+    with serving(tmp_path, models_dir, two_workers) as server:
+        wait_until(lambda: len(workers_of(server)) == 2, "two workers listening")
+        workers = workers_of(server)
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=DEADLINE) == 0, server.stderr()
+        for pid in workers:
+            assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+def test_a_model_that_cannot_load_stops_the_supervisor_instead_of_restarting_forever(
+    tmp_path: Path, models_dir: Path, version: str
+) -> None:
+    add_version(models_dir, version, "broken", corrupt=True)
+    point_current(models_dir, "broken")
+    with (
+        pytest.raises(AssertionError, match=r"server exited \(3\) before it was ready"),
+        serving(tmp_path, models_dir, two_workers),
+    ):
+        pass
