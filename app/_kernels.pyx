@@ -293,3 +293,52 @@ def token_spans(str text, list tokens):
         spans.append((position, position + len(token)))
         position += len(token)
     return spans
+
+
+def match_phrases(list tokens, list candidates, list hits, list limits):
+    """Phrase matches starting at the tokens ``hits``, none running past ``limits`` (the end of
+    the token's text): (first tokens, cues, end tokens) as lists.
+
+    ``candidates[i]`` is what :class:`app.cuematch.CuePatterns` found token ``i`` can start:
+    (one-word phrases, phrases by exact second word, phrases whose second word is a prefix),
+    each phrase (place in lexicon order, cue, words after the first as (word, is_prefix)).
+    Phrases are tried in lexicon order, so matches come out in the order a plain loop over all
+    of them would give.
+    """
+    cdef Py_ssize_t k, i, limit, end
+    cdef list starts = [], cues = [], ends = [], tried
+    cdef tuple entry, phrase, step
+    cdef bint matched
+    if len(hits) != len(limits):
+        raise ValueError("hits and limits must be parallel")
+    for k in range(len(hits)):
+        i = hits[k]
+        limit = limits[k]
+        if not (0 <= i < limit <= len(tokens)):
+            raise ValueError("a hit or its limit is outside the tokens")
+        entry = candidates[i]
+        tried = entry[0]
+        if i + 1 < limit:
+            following = entry[1].get(tokens[i + 1])
+            if following or entry[2]:
+                tried = sorted(tried + (following or []) + entry[2])
+        for phrase in tried:
+            end = i + 1
+            matched = True
+            for step in phrase[2]:
+                if end >= limit:
+                    matched = False
+                    break
+                if step[1]:
+                    if not tokens[end].startswith(step[0]):
+                        matched = False
+                        break
+                elif tokens[end] != step[0]:
+                    matched = False
+                    break
+                end += 1
+            if matched:
+                starts.append(i)
+                cues.append(phrase[1])
+                ends.append(end)
+    return starts, cues, ends

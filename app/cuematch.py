@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from app._kernels import match_phrases
 from app.cues import CONJUNCTIONS, CUES
 from app.gramindex import TokenBatch
 
@@ -111,27 +112,7 @@ class CuePatterns:
         hit_array = np.flatnonzero(np.fromiter(map(bool, candidates), bool, len(candidates)))
         limits = (remaining[hit_array] + hit_array).tolist()
         hits = hit_array.tolist()
-        starts: list[int] = []
-        cues: list[int] = []
-        ends: list[int] = []
-        for i, limit in zip(hits, limits, strict=True):
-            single, by_second, prefixed = candidates[i] or _NO_CANDIDATES
-            # Only the phrases whose second word the next token could be are tried, in lexicon order.
-            tried = single
-            if i + 1 < limit:
-                following = by_second.get(tokens[i + 1])
-                if following or prefixed:
-                    tried = sorted([*single, *(following or ()), *prefixed])
-            for _, cue, tail in tried:
-                end = i + 1
-                for word, prefix in tail:
-                    if end >= limit or not (tokens[end].startswith(word) if prefix else tokens[end] == word):
-                        break
-                    end += 1
-                else:
-                    starts.append(i)
-                    cues.append(cue)
-                    ends.append(end)
+        starts, cues, ends = match_phrases(tokens, candidates, hits, limits)
         first = np.array(starts, np.int64)
         match_rows = batch.rows[first]
         fired = np.zeros((len(texts), len(self.names)), bool)
@@ -177,4 +158,3 @@ class CuePatterns:
 
 _Numbered = tuple[int, int, Pattern]  # (place among the token's phrases, cue, words after the first)
 _Candidates = tuple[list[_Numbered], dict[str, list[_Numbered]], list[_Numbered]]
-_NO_CANDIDATES: _Candidates = ([], {}, [])

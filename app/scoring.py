@@ -94,7 +94,7 @@ class Scorer:
         all_sentences = [sentence for doc in segmented for sentence in doc.sentences]
         if not all_sentences:
             empty = np.zeros((0, len(LABEL_IDS)))
-            return [self._document(doc, empty, empty.astype(bool), {}, 0, {}) for doc in segmented]
+            return [self._document(doc, [], empty.astype(bool), {}, 0, {}) for doc in segmented]
         probabilities, features = self.model.score(all_sentences)
         flagged = probabilities >= self.model.thresholds
         flags_of: dict[int, list[int]] = {}
@@ -120,11 +120,12 @@ class Scorer:
             evidence.update(zip(rows, explained, strict=True))
         results = []
         position = 0
+        probability_rows = probabilities.tolist()  # Python floats: indexing numpy per flag costs more
         for doc in segmented:
             count = len(doc.sentences)
             rows_slice = slice(position, position + count)
             results.append(
-                self._document(doc, probabilities[rows_slice], flagged[rows_slice], evidence, position, flags_of)
+                self._document(doc, probability_rows[rows_slice], flagged[rows_slice], evidence, position, flags_of)
             )
             position += count
         return results
@@ -142,7 +143,7 @@ class Scorer:
     def _document(
         self,
         doc: _Segmented,
-        probabilities: Any,
+        probabilities: list[list[float]],
         flagged: Any,
         evidence: dict[int, list[list[EvidenceSpan]]],
         first_row: int,
@@ -185,7 +186,7 @@ class Scorer:
         visible_start: int,
         sentence: str,
         label_index: int,
-        scores: Any,
+        scores: list[float],
         evidence: list[Any],
     ) -> dict[str, Any]:
         label = self._labels[label_index]
@@ -207,7 +208,7 @@ class Scorer:
             "label": constants["label"],
             "name": constants["name"],
             "severity": constants["severity"],
-            "score": round(float(scores[label_index]), 4),
+            "score": round(scores[label_index], 4),
             "threshold": self._thresholds[label_index],
             "message": label.render_message([item["text"] for item in items]),
             "guidance": label.guidance,

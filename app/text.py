@@ -311,12 +311,14 @@ def _is_symbol(char: str) -> bool:
 def _protected_ranges(text: str, start: int, end: int) -> list[Span]:
     """URLs and e-mail addresses, whose dots never end a sentence."""
     ranges: list[Span] = []
+    lowered = text[start:end].lower()
+    block = lowered if len(lowered) == end - start else None  # else lower-casing moved offsets
     # Resume after each URL, not after its "www.": "www.www.www..." must not rescan the rest.
-    match = _URL_START.search(text, start, end)
+    match = _find_url(text, block, start, start, end)
     while match is not None:
         token_end = _token_end(text, match.end(), end)
         ranges.append((match.start(), token_end))
-        match = _URL_START.search(text, max(token_end, match.end()), end)
+        match = _find_url(text, block, max(token_end, match.end()), start, end)
     at = text.find("@", start, end)
     while at != -1:
         left = at
@@ -328,6 +330,23 @@ def _protected_ranges(text: str, start: int, end: int) -> list[Span]:
         at = text.find("@", right if right > at else at + 1, end)
     ranges.sort()
     return ranges
+
+
+def _find_url(text: str, block: str | None, position: int, start: int, end: int) -> re.Match[str] | None:
+    """``_URL_START.search(text, position, end)``, found with ``str.find`` in the block lower-cased
+    (``block`` is ``text[start:end].lower()``): the regex engine has no fast scan for a
+    case-insensitive alternation, and was a third of the splitter's time."""
+    if block is None:
+        return _URL_START.search(text, position, end)
+    while True:
+        found = [at for at in (block.find("http", position - start), block.find("www.", position - start)) if at >= 0]
+        if not found:
+            return None
+        candidate = start + min(found)
+        match = _URL_START.match(text, candidate, end)
+        if match is not None:
+            return match
+        position = candidate + 1
 
 
 def _token_end(text: str, position: int, end: int) -> int:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app._kernels import char_block, decide, evidence_scores, positive_runs, token_spans
+from app._kernels import char_block, decide, evidence_scores, match_phrases, positive_runs, token_spans
 
 N_COLUMNS = 12
 
@@ -202,3 +202,15 @@ def test_positive_runs_are_the_maximal_runs_above_the_floor(slices: list[list[fl
         got = list(zip(firsts[mine].tolist(), lasts[mine].tolist(), sums[mine].tolist(), strict=True))
         assert [(f, last) for f, last, _ in got] == [(f, last) for f, last, _ in expected]
         np.testing.assert_allclose([total for *_, total in got], [total for *_, total in expected], atol=1e-12)
+
+
+def test_match_phrases_tries_phrases_in_lexicon_order_within_the_text() -> None:
+    tokens = ["no", "side", "effects", "no", "side"]
+    # "no" starts: (0) "no" alone, cue 7; (1) "no side effects", cue 3; (2) "no side*", cue 5
+    starts = ([(0, 7, ())], {"side": [(1, 3, (("side", False), ("effects", False)))]}, [(2, 5, (("si", True),))])
+    candidates: list[object] = [starts, (), (), starts, ()]
+    assert match_phrases(tokens, candidates, [0, 3], [5, 5]) == ([0, 0, 0, 3, 3], [7, 3, 5, 7, 5], [1, 3, 2, 4, 5])
+    # the text of the second "no" ends before "side": only the one-word phrase fits
+    assert match_phrases(tokens, candidates, [3], [4]) == ([3], [7], [4])
+    with pytest.raises(ValueError, match="outside the tokens"):
+        match_phrases(tokens, candidates, [3], [9])

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.text import split_sentences, utf16_offsets
+from app.text import _URL_START, _find_url, split_sentences, utf16_offsets
 
 
 def sentences(text: str) -> list[str]:
@@ -269,3 +269,16 @@ def test_utf16_offsets_match_encoding(text: str) -> None:
     offsets = list(range(len(text) + 1))
     expected = [len(text[:offset].encode("utf-16-le", "surrogatepass")) // 2 for offset in offsets]
     assert utf16_offsets(text, offsets) == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="hHtTpPsSwW:/.\u017f\u0130 x\n@", max_size=60), st.data())
+def test_url_search_by_find_equals_the_case_insensitive_regex(text: str, data: st.DataObject) -> None:
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    lowered = text[start:end].lower()
+    block = lowered if len(lowered) == end - start else None
+    for position in range(start, end + 1):
+        expected = _URL_START.search(text, position, end)
+        found = _find_url(text, block, position, start, end)
+        assert (found.span() if found else None) == (expected.span() if expected else None)
