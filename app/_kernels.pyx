@@ -158,8 +158,8 @@ def decide(
 ):
     """``X @ coef.T + intercept`` for X given as (row, column, value) triples; repeats add up.
 
-    One pass over the triples per label: each pass reads one row of ``coef``, which stays in
-    cache, where reading all labels of a column at once would miss it once per label.
+    ``coef`` is read as stored, (labels x features): a transposed copy would read faster (one
+    cache line per triple instead of one per label) but cost every worker 11 MB more.
     """
     cdef Py_ssize_t n_labels = coef.shape[0], n = rows.shape[0], i, j
     if columns.shape[0] != n or values.shape[0] != n or intercept.shape[0] != n_labels or n_rows < 0:
@@ -169,8 +169,8 @@ def decide(
             raise ValueError("a (row, column) pair is outside the decision matrix or the coefficients")
     decision_array = np.zeros((n_rows, n_labels), np.float64)
     cdef double[:, ::1] decision = decision_array
-    for j in range(n_labels):
-        for i in range(n):
+    for i in range(n):
+        for j in range(n_labels):
             decision[rows[i], j] += values[i] * coef[j, columns[i]]
     for i in range(n_rows):
         for j in range(n_labels):
@@ -342,3 +342,83 @@ def match_phrases(list tokens, list candidates, list hits, list limits):
                 cues.append(phrase[1])
                 ends.append(end)
     return starts, cues, ends
+
+
+def occurrence_block(
+    const int64_t[::1] rows,
+    const int64_t[::1] features,
+    Py_ssize_t n_rows,
+    const double[::1] idf,
+    double weight,
+    int32_t[::1] slots,
+):
+    """Sublinear TF-IDF, L2-normalised per row, of raw (row, feature) occurrences in any order.
+
+    Returns ``(rows, columns, counts, values, inverse)``: one entry per (row, feature), rows
+    ascending and, within a row, in order of first occurrence; and for each occurrence the entry
+    it was counted in. ``slots`` is scratch as long as ``idf``, all -1, and left so.
+    """
+    cdef Py_ssize_t n = rows.shape[0], o, k, s, nnz = 0, row_start, r
+    cdef int64_t feature
+    cdef double value, norm
+    if features.shape[0] != n or slots.shape[0] < idf.shape[0] or n_rows < 0:
+        raise ValueError("rows and features must be parallel, and the scratch as long as idf")
+    for o in range(n):
+        if not (0 <= features[o] < idf.shape[0] and 0 <= rows[o] < n_rows):
+            raise ValueError("an occurrence's row or feature is out of range")
+    # Occurrences bucketed by row, keeping their order within a row (a counting sort).
+    row_starts_array = np.zeros(n_rows + 1, np.int64)
+    order_array = np.empty(n, np.int64)
+    cdef int64_t[::1] row_starts = row_starts_array, order = order_array
+    for o in range(n):
+        row_starts[rows[o] + 1] += 1
+    for r in range(n_rows):
+        row_starts[r + 1] += row_starts[r]
+    for o in range(n):
+        order[row_starts[rows[o]]] = o
+        row_starts[rows[o]] += 1
+    rows_array = np.empty(n, np.int64)
+    columns_array = np.empty(n, np.int64)
+    counts_array = np.empty(n, np.float64)
+    values_array = np.empty(n, np.float64)
+    inverse_array = np.empty(n, np.int64)
+    cdef int64_t[::1] out_rows = rows_array, out_columns = columns_array, inverse = inverse_array
+    cdef double[::1] counts = counts_array, values = values_array
+    k = 0
+    for r in range(n_rows):  # row_starts[r] is now where row r's bucket ends
+        row_start = nnz
+        while k < row_starts[r]:
+            o = order[k]
+            feature = features[o]
+            s = slots[feature]
+            if s < 0:
+                s = nnz
+                slots[feature] = <int32_t>(s - row_start)
+                out_rows[s], out_columns[s], counts[s] = r, feature, 0.0
+                nnz += 1
+            else:
+                s += row_start
+            counts[s] += 1.0
+            inverse[o] = s
+            k += 1
+        norm = 0.0
+        for s in range(row_start, nnz):
+            slots[out_columns[s]] = -1
+            value = _sublinear(counts[s]) * idf[out_columns[s]]
+            values[s] = value
+            norm += value * value
+        norm = sqrt(norm)
+        for s in range(row_start, nnz):
+            values[s] = values[s] / norm * weight
+    return rows_array[:nnz], columns_array[:nnz], counts_array[:nnz], values_array[:nnz], inverse_array
+
+
+def lookup_ids(list tokens, dict ids):
+    """``ids[token]`` for each token, -1 where a token has none, as an int64 array."""
+    cdef Py_ssize_t i, n = len(tokens)
+    found_array = np.empty(n, np.int64)
+    cdef int64_t[::1] found = found_array
+    for i in range(n):
+        value = ids.get(tokens[i])
+        found[i] = -1 if value is None else <int64_t>value
+    return found_array

@@ -242,9 +242,8 @@ class ClaimVectorizer:
         index = self.index
         batch = index.batch(token_lists)
         words = index.word_occurrences(batch, self.config.scope_features)
-        word_part, word_inverse, word_counts = _tfidf_part(
-            words.rows, words.features, None, self.word_idf_, self.config.word_weight, 0, len(texts)
-        )
+        word_block = index.word_features(batch, words, self.word_idf_, self.config.word_weight)
+        word_part = (word_block.rows, word_block.columns, word_block.values)
         parts = [word_part]
         offset = len(self.word_vocabulary_)
         chars = None
@@ -263,8 +262,8 @@ class ClaimVectorizer:
             batch,
             words,
             cues,
-            word_part[2][word_inverse],
-            word_counts[word_inverse],
+            word_block.values[word_block.inverse],
+            word_block.counts[word_block.inverse],
             chars,
         )
         return (rows, cols, data), analysis
@@ -416,19 +415,3 @@ def _vocabulary(df: Counter[str], n_docs: int, min_df: int) -> tuple[dict[str, i
     vocabulary = {gram: i for i, gram in enumerate(kept)}
     idf = np.array([math.log((1 + n_docs) / (1 + df[g])) + 1.0 for g in kept], dtype=np.float64)
     return vocabulary, idf
-
-
-def _tfidf_part(
-    rows: Any, cols: Any, counts: Any, idf: Any, weight: float, offset: int, n_rows: int
-) -> tuple[tuple[Any, Any, Any], Any, Any]:
-    """Sublinear TF-IDF, L2-normalised per row, of (row, column[, count]) triples. Given raw
-    occurrences (``counts`` None), also where each occurrence went and the counts."""
-    inverse = None
-    if counts is None:  # raw occurrences: count them
-        width = int(idf.shape[0]) or 1
-        keys, inverse, counts = np.unique(rows * width + cols, return_inverse=True, return_counts=True)
-        rows, cols = keys // width, keys % width
-    data = (1.0 + np.log(counts)) * idf[cols]
-    norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=n_rows))
-    data = data / norms[rows] * weight
-    return (rows, cols + offset, data), inverse, counts

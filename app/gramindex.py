@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from app._kernels import char_block
+from app._kernels import char_block, lookup_ids, occurrence_block
 
-__all__ = ["CharFeatures", "GramIndex", "TokenBatch", "char_grams", "offsets_within"]
+__all__ = ["CharFeatures", "GramIndex", "TokenBatch", "WordFeatures", "char_grams", "offsets_within"]
 
 MAX_CHAR_WORD = 30  # longer "words" are URLs or junk; their character n-grams only add noise and time
 SCOPE = 4  # tokens after a hedge or negation that fall in its scope
@@ -105,6 +105,18 @@ class CharFeatures:
 
 
 @dataclass(frozen=True, slots=True)
+class WordFeatures:
+    """The word gram block of a batch: one entry per (text, gram) with its count and TF-IDF
+    value, texts ascending; ``inverse[o]`` is the entry word occurrence ``o`` counts in."""
+
+    rows: Any
+    columns: Any
+    counts: Any
+    values: Any
+    inverse: Any
+
+
+@dataclass(frozen=True, slots=True)
 class WordOccurrences:
     """Parallel arrays, one entry per vocabulary word gram found: text, feature, first token, width."""
 
@@ -166,7 +178,7 @@ class GramIndex:
         starts = np.zeros(len(token_lists) + 1, np.int64)
         np.cumsum(lengths, out=starts[1:])
         tokens = [token for token_list in token_lists for token in token_list]
-        ids = np.fromiter(map(self.token_ids.get, tokens, repeat(-1)), np.int64, len(tokens))
+        ids = lookup_ids(tokens, self.token_ids)
         rows = np.repeat(np.arange(len(token_lists)), lengths)
         positions = np.arange(len(tokens)) - starts[rows]
         remaining = lengths[rows] - positions
@@ -220,17 +232,26 @@ class GramIndex:
         """Each text's character n-gram counts and TF-IDF values, and which token put what where."""
         assert self.char_table is not None
         oov = self._batch_unknown_table(batch)
-        scratch = self._scratch()
+        scratch = self._scratch("chars", len(self.char_vocabulary))
         rows, columns, counts, values, entry_starts, entry_slots, entry_counts = char_block(
             batch.starts, batch.ids, batch.unknown_rows, *self.char_table, *oov, idf, weight, scratch
         )
         return CharFeatures(rows, columns, counts, values, entry_starts, entry_slots, entry_counts)
 
-    def _scratch(self) -> Any:
-        # One per thread: the kernel marks the columns of the text it is on here, then clears them.
-        scratch = getattr(self._scratch_per_thread, "slots", None)
-        if scratch is None:
-            scratch = self._scratch_per_thread.slots = np.full(max(len(self.char_vocabulary), 1), -1, np.int32)
+    def word_features(self, batch: TokenBatch, words: WordOccurrences, idf: Any, weight: float) -> WordFeatures:
+        """Each text's word gram counts and TF-IDF values, and the entry each occurrence counts in."""
+        scratch = self._scratch("words", len(idf))
+        rows, columns, counts, values, inverse = occurrence_block(
+            words.rows, words.features, len(batch.lengths), idf, weight, scratch
+        )
+        return WordFeatures(rows, columns, counts, values, inverse)
+
+    def _scratch(self, name: str, size: int) -> Any:
+        # One per thread: a kernel marks the columns of the text it is on here, then clears them.
+        scratch = getattr(self._scratch_per_thread, name, None)
+        if scratch is None or len(scratch) < size:
+            scratch = np.full(max(size, 1), -1, np.int32)
+            setattr(self._scratch_per_thread, name, scratch)
         return scratch
 
     def _batch_unknown_table(self, batch: TokenBatch) -> CharTable:

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app._kernels import char_block, decide, evidence_scores, match_phrases, positive_runs, token_spans
+from app._kernels import (
+    char_block,
+    decide,
+    evidence_scores,
+    lookup_ids,
+    match_phrases,
+    occurrence_block,
+    positive_runs,
+    token_spans,
+)
 
 N_COLUMNS = 12
 
@@ -214,3 +224,49 @@ def test_match_phrases_tries_phrases_in_lexicon_order_within_the_text() -> None:
     assert match_phrases(tokens, candidates, [3], [4]) == ([3], [7], [4])
     with pytest.raises(ValueError, match="outside the tokens"):
         match_phrases(tokens, candidates, [3], [9])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, N_COLUMNS - 1)), max_size=40), st.floats(0.1, 2.0))
+def test_occurrence_block_counts_and_weights_occurrences_in_any_order(
+    occurrences: list[tuple[int, int]], weight: float
+) -> None:
+    rows = np.array([row for row, _ in occurrences], np.int64)
+    features = np.array([feature for _, feature in occurrences], np.int64)
+    idf = np.linspace(1.0, 2.0, N_COLUMNS)
+    slots = np.full(N_COLUMNS, -1, np.int32)
+    out_rows, columns, counts, values, inverse = occurrence_block(rows, features, 4, idf, weight, slots)
+    assert (slots == -1).all()
+    assert list(out_rows) == sorted(out_rows)
+    expected = Counter(occurrences)
+    assert dict(zip(zip(out_rows.tolist(), columns.tolist(), strict=True), counts.tolist(), strict=True)) == expected
+    assert [(out_rows[e], columns[e]) for e in inverse] == occurrences  # each occurrence's own entry
+    for row in set(rows.tolist()):
+        mine = out_rows == row
+        raw = (1 + np.log(counts[mine])) * idf[columns[mine]]
+        np.testing.assert_allclose(values[mine], weight * raw / np.linalg.norm(raw), rtol=1e-12)
+
+
+@pytest.mark.parametrize(("row", "feature"), [(4, 0), (-1, 0), (0, N_COLUMNS), (0, -1)])
+def test_occurrence_block_refuses_rows_and_features_out_of_range(row: int, feature: int) -> None:
+    slots = np.full(N_COLUMNS, -1, np.int32)
+    with pytest.raises(ValueError, match="out of range"):
+        occurrence_block(
+            np.array([0, row], np.int64), np.array([1, feature], np.int64), 4, np.ones(N_COLUMNS), 1.0, slots
+        )
+    assert (slots == -1).all()
+
+
+def test_lookup_ids_gives_minus_one_for_unknown_tokens() -> None:
+    assert lookup_ids(["cure", "zzz", "cure", "fda"], {"cure": 3, "fda": 0}).tolist() == [3, -1, 3, 0]
+
+
+def test_the_compiled_kernels_are_built_from_the_current_source() -> None:
+    import app._kernels as kernels
+
+    source = Path(kernels.__file__).with_name("_kernels.pyx")
+    if not source.exists():
+        pytest.skip("installed from a wheel: no source beside the module")
+    assert Path(kernels.__file__).stat().st_mtime >= source.stat().st_mtime, (
+        "app/_kernels.pyx changed after the module was built: run `make install` (or pip install -e .)"
+    )
