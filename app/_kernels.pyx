@@ -45,7 +45,6 @@ def char_block(
     cdef Py_ssize_t n_tokens = ids.shape[0]
     cdef Py_ssize_t total = 0, t, e, k = 0, nnz = 0, row_start, s, r, table_row
     cdef int64_t column
-    cdef double value, norm
     cdef const int64_t* indptr
     cdef const int32_t* indices
     cdef const double* data
@@ -105,15 +104,7 @@ def char_block(
                 entry_slots[k] = s
                 entry_counts[k] = data[e]
                 k += 1
-        norm = 0.0
-        for s in range(row_start, nnz):
-            slots[columns[s]] = -1
-            value = _sublinear(counts[s]) * idf[columns[s]]
-            values[s] = value
-            norm += value * value
-        norm = sqrt(norm)
-        for s in range(row_start, nnz):
-            values[s] = values[s] / norm * weight
+        _weigh_row(columns, counts, values, idf, weight, slots, row_start, nnz)
     entry_starts[n_tokens] = k
     return (
         rows_array[:nnz],
@@ -140,6 +131,30 @@ cdef inline double _sublinear(double count) noexcept nogil:
     if whole == count and 0 < whole < _SMALL_COUNTS:
         return _LOG_TABLE[whole]
     return 1.0 + log(count)
+
+
+cdef inline void _weigh_row(
+    const int64_t[::1] columns,
+    const double[::1] counts,
+    double[::1] values,
+    const double[::1] idf,
+    double weight,
+    int32_t[::1] slots,
+    Py_ssize_t first,
+    Py_ssize_t end,
+) noexcept:
+    """Entries ``first:end`` are one text's: clear their slots, and set their values to the
+    sublinear TF-IDF, L2-normalised over the text and scaled by ``weight``."""
+    cdef Py_ssize_t s
+    cdef double value, norm = 0.0
+    for s in range(first, end):
+        slots[columns[s]] = -1
+        value = _sublinear(counts[s]) * idf[columns[s]]
+        values[s] = value
+        norm += value * value
+    norm = sqrt(norm)
+    for s in range(first, end):
+        values[s] = values[s] / norm * weight
 
 
 cdef Py_ssize_t _row_length(const int64_t[::1] indptr, int64_t row, Py_ssize_t n_entries) except -1:
@@ -360,7 +375,6 @@ def occurrence_block(
     """
     cdef Py_ssize_t n = rows.shape[0], o, k, s, nnz = 0, row_start, r
     cdef int64_t feature
-    cdef double value, norm
     if features.shape[0] != n or slots.shape[0] < idf.shape[0] or n_rows < 0:
         raise ValueError("rows and features must be parallel, and the scratch as long as idf")
     for o in range(n):
@@ -401,15 +415,7 @@ def occurrence_block(
             counts[s] += 1.0
             inverse[o] = s
             k += 1
-        norm = 0.0
-        for s in range(row_start, nnz):
-            slots[out_columns[s]] = -1
-            value = _sublinear(counts[s]) * idf[out_columns[s]]
-            values[s] = value
-            norm += value * value
-        norm = sqrt(norm)
-        for s in range(row_start, nnz):
-            values[s] = values[s] / norm * weight
+        _weigh_row(out_columns, counts, values, idf, weight, slots, row_start, nnz)
     return rows_array[:nnz], columns_array[:nnz], counts_array[:nnz], values_array[:nnz], inverse_array
 
 
