@@ -16,7 +16,10 @@ import pytest
 from app.serve import bind_reuse_port
 from tests.servers import DEADLINE, DOCUMENT, Server, add_version, point_current, serving, wait_until
 
-pytestmark = pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="SO_REUSEPORT is Linux/BSD only")
+pytestmark = pytest.mark.skipif(
+    not hasattr(socket, "SO_REUSEPORT") or not Path("/proc/net/tcp").exists(),
+    reason="needs SO_REUSEPORT, and /proc to find the workers and their connections (Linux)",
+)
 
 
 def two_workers(port: int) -> list[str]:
@@ -84,7 +87,6 @@ def test_a_port_taken_without_reuse_port_is_an_error_not_a_half_bound_server() -
             bind_reuse_port("127.0.0.1", taken.getsockname()[1], 2)
 
 
-@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads connections from /proc")
 def test_connections_opened_at_once_reach_both_workers(tmp_path: Path, models_dir: Path) -> None:
     with serving(tmp_path, models_dir, two_workers) as server:
         wait_until(lambda: len(workers_of(server)) == 2, "two workers listening")
