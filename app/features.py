@@ -69,21 +69,27 @@ def _tokens(text: str) -> list[str]:
     return _TOKEN.findall(_normalise(text))
 
 
-def _token_lists(texts: list[str]) -> list[list[str]]:
-    """:func:`_tokens` of each text, normalising the whole batch in one pass when lower-casing
-    keeps its length (case mapping looks no further than the line break that joins two texts)."""
+def _token_lists(texts: list[str]) -> tuple[list[list[str]], list[str | None]]:
+    """:func:`_tokens` of each text, and each text normalised (None where lower-casing changed its
+    length, so that its offsets are no longer the text's). The whole batch is normalised in one
+    pass when that keeps its length: case mapping looks no further than the line break that joins
+    two texts."""
     joined = "\n".join(texts)
     normalised = _normalise(joined)
     if len(normalised) != len(joined):
-        return [_tokens(text) for text in texts]
+        each = [_normalise(text) for text in texts]
+        kept = [n if len(n) == len(text) else None for n, text in zip(each, texts, strict=True)]
+        return [_TOKEN.findall(n) for n in each], kept
     found: list[list[str]] = []
+    slices: list[str | None] = []
     findall = _TOKEN.findall
     start = 0
     for text in texts:
         end = start + len(text)
         found.append(findall(normalised, start, end))
+        slices.append(normalised[start:end])
         start = end + 1
-    return found
+    return found, slices
 
 
 @dataclass(frozen=True)
@@ -104,9 +110,11 @@ class FeatureConfig:
 @dataclass(frozen=True, slots=True)
 class Analysis:
     """What :meth:`ClaimVectorizer.analyse` computed for a batch, kept for explanations: the
-    token lists, the flattened batch, every word gram found, and the cue matches."""
+    token lists and normalised texts, the flattened batch, every word gram found, the cue matches
+    and the n-gram blocks."""
 
     token_lists: list[list[str]]
+    normalised: list[str | None]  # each text normalised; None where lower() changed its length, and so its offsets
     batch: TokenBatch
     words: WordOccurrences
     cues: CueMatches | None
@@ -236,9 +244,11 @@ class ClaimVectorizer:
     def analyse(self, texts: list[str]) -> tuple[tuple[Any, Any, Any], Analysis]:
         """The feature matrix as (row, column, value) arrays, and what was computed on the way,
         which :meth:`occurrences` reuses rather than tokenising and looking everything up again."""
-        return self._analyse(texts, _token_lists(texts))
+        return self._analyse(texts, *_token_lists(texts))
 
-    def _analyse(self, texts: list[str], token_lists: list[list[str]]) -> tuple[tuple[Any, Any, Any], Analysis]:
+    def _analyse(
+        self, texts: list[str], token_lists: list[list[str]], normalised: list[str | None]
+    ) -> tuple[tuple[Any, Any, Any], Analysis]:
         index = self.index
         batch = index.batch(token_lists)
         words = index.word_occurrences(batch, self.config.scope_features)
@@ -259,6 +269,7 @@ class ClaimVectorizer:
         rows, cols, data = (np.concatenate(column) for column in zip(*parts, strict=True))
         analysis = Analysis(
             token_lists,
+            normalised,
             batch,
             words,
             cues,
@@ -287,16 +298,19 @@ class ClaimVectorizer:
         """
         if analysis is None or rows is None:
             analysis, rows = self.analyse(texts)[1], list(range(len(texts)))
-        all_spans: list[list[tuple[int, int]]] = []
-        for text, row in zip(texts, rows, strict=True):
-            normalised = _normalise(text)
-            if len(normalised) != len(text):
-                # Case folding changed this text's length, and so maybe its tokens: analyse it on its own.
+        spans = []
+        for row in rows:
+            normalised = analysis.normalised[row]
+            if normalised is None:
+                # Lower-casing changed this text's length, and so maybe its tokens: explain each on its own.
                 return self._occurrences_one_by_one(texts)
-            # Same length: these are the tokens analyse() found, so only their spans are needed.
-            # Text between tokens never holds a character a token starts with, so each token is the
-            # next occurrence of itself.
-            all_spans.append(token_spans(normalised, analysis.token_lists[row]))
+            # These are the tokens analyse() found, so only their spans are needed. Text between tokens
+            # never holds a character a token starts with, so each token is the next occurrence of itself.
+            spans.append(token_spans(normalised, analysis.token_lists[row]))
+        return spans, self._found(analysis, rows)
+
+    def _found(self, analysis: Analysis, rows: list[int]) -> Occurrences:
+        """Every feature occurrence of the batch rows ``rows``, renumbered 0, 1, ... in that order."""
         batch_rows = np.asarray(rows, np.int64)
         # Where each batch row goes in the output (-1: not asked for).
         position = np.full(len(analysis.token_lists), -1, np.int64)
@@ -345,8 +359,7 @@ class ClaimVectorizer:
                     totals,
                 )
             )
-        found = Occurrences(*(np.concatenate(column) for column in zip(*parts, strict=True)))
-        return all_spans, found
+        return Occurrences(*(np.concatenate(column) for column in zip(*parts, strict=True)))
 
     def _occurrences_one_by_one(self, texts: list[str]) -> tuple[list[list[tuple[int, int]]], Occurrences]:
         """Occurrences indexed by the tokens :func:`tokenize` finds, for texts whose lower-casing
@@ -356,7 +369,8 @@ class ClaimVectorizer:
         for number, text in enumerate(texts):
             tokens, spans = tokenize(text)
             all_spans.append(spans)
-            _, found = self.occurrences([text], self._analyse([text], [tokens])[1], [0])
+            # Not occurrences(): this text would send it back here.
+            found = self._found(self._analyse([text], [tokens], [None])[1], [0])
             pieces.append(Occurrences(np.full(len(found.rows), number), *_fields(found)[1:]))
         columns = zip(*(_fields(piece) for piece in pieces), strict=True)
         return all_spans, Occurrences(*(np.concatenate(column) for column in columns))

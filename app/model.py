@@ -19,7 +19,7 @@ import numpy as np
 from app._kernels import decide, evidence_scores, positive_runs
 from app.features import Analysis, ClaimVectorizer
 
-__all__ = ["ClaimModel", "EvidenceSpan", "SentenceFeatures"]
+__all__ = ["ClaimModel", "EvidenceSpan"]
 
 _MAX_EVIDENCE = 3
 _RUN_FLOOR = 0.2  # a token joins an evidence run when it carries 20% of the strongest token's weight
@@ -49,10 +49,10 @@ class ClaimModel:
     def predict_proba(self, texts: list[str]) -> Any:
         return self.calibrate(self.decision_function(texts))
 
-    def score(self, texts: list[str]) -> tuple[Any, SentenceFeatures]:
-        """Calibrated probabilities, and the feature values that explain() can reuse."""
+    def score(self, texts: list[str]) -> tuple[Any, Analysis]:
+        """Calibrated probabilities, and the analysis of the texts that explain() can reuse."""
         coo, analysis = self.vectorizer.analyse(texts)
-        return self.calibrate(self._decide(coo, len(texts))), SentenceFeatures(*coo, analysis)
+        return self.calibrate(self._decide(coo, len(texts))), analysis
 
     def _decide(self, coo: tuple[Any, Any, Any], n_rows: int) -> Any:
         rows, cols, data = coo
@@ -82,20 +82,17 @@ class ClaimModel:
         self,
         sentences: list[str],
         labels: list[list[int]],
-        features: SentenceFeatures | None = None,
+        analysis: Analysis | None = None,
         rows: list[int] | None = None,
     ) -> list[list[list[EvidenceSpan]]]:
         """For each sentence, the evidence phrases of each of its labels, strongest first.
 
-        ``features`` and ``rows`` are the sentences' values from :meth:`score` (row ``rows[i]``
-        holds sentence ``i``); without them the sentences are vectorised again. All sentences are
+        ``analysis`` and ``rows`` are what :meth:`score` computed for a batch (row ``rows[i]``
+        holds sentence ``i``); without them the sentences are analysed again. All sentences are
         explained at once: every (sentence, label) pair's token scores come from one compiled pass
         over the feature occurrences (:func:`app._kernels.evidence_scores`).
         """
-        if features is None or rows is None:
-            coo, analysis = self.vectorizer.analyse(sentences)
-            features, rows = SentenceFeatures(*coo, analysis), list(range(len(sentences)))
-        spans, found = self.vectorizer.occurrences(sentences, features.analysis, rows)
+        spans, found = self.vectorizer.occurrences(sentences, analysis, rows)
         # A feature's value is shared by its occurrences in proportion to their counts.
         share = found.values * found.counts / found.totals / found.widths
         per_sentence = np.fromiter(map(len, labels), np.int64, len(labels))
@@ -119,16 +116,6 @@ class ClaimModel:
                 [EvidenceSpan(token_spans[first][0], token_spans[last][1], w) for first, last, w in runs[index]]
             )
         return explained
-
-
-@dataclass(frozen=True, slots=True)
-class SentenceFeatures:
-    """A batch's feature values as (row, column, value) arrays, and the analysis behind them."""
-
-    rows: Any
-    cols: Any
-    data: Any
-    analysis: Analysis
 
 
 def _runs(scores: Any, token_starts: Any) -> list[list[tuple[int, int, float]]]:

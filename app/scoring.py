@@ -95,7 +95,7 @@ class Scorer:
         if not all_sentences:
             empty = np.zeros((0, len(LABEL_IDS)))
             return [self._document(doc, [], empty.astype(bool), {}, 0, {}) for doc in segmented]
-        probabilities, features = self.model.score(all_sentences)
+        probabilities, analysis = self.model.score(all_sentences)
         flagged = probabilities >= self.model.thresholds
         flags_of: dict[int, list[int]] = {}
         for row, label in zip(*(axis.tolist() for axis in np.nonzero(flagged)), strict=True):
@@ -115,7 +115,7 @@ class Scorer:
         for start in range(0, len(wanted_rows), _EXPLAIN_CHUNK):  # bounded memory for large batches
             rows = wanted_rows[start : start + _EXPLAIN_CHUNK]
             explained = self.model.explain(
-                [all_sentences[row] for row in rows], wanted_labels[start : start + _EXPLAIN_CHUNK], features, rows
+                [all_sentences[row] for row in rows], wanted_labels[start : start + _EXPLAIN_CHUNK], analysis, rows
             )
             evidence.update(zip(rows, explained, strict=True))
         results = []

@@ -294,3 +294,14 @@ def test_api_keys_guard_scoring_but_not_probes() -> None:
         assert secured.post("/score", json={"text": "Hi."}, headers={"X-API-Key": "k2"}).status_code == 200
         assert secured.get("/healthz").status_code == 200
         assert secured.get("/readyz").status_code == 200
+
+
+def test_a_flagged_sentence_whose_lower_casing_changes_length_gets_evidence(client: TestClient) -> None:
+    text = "Our \u0130stanbul clinic's drops cure tinnitus in days. Side effects may include dizziness."
+    response = client.post("/score", json={"text": text})
+    assert response.status_code == 200
+    flags = response.json()["sentences"][0]["flags"]
+    assert flags
+    for flag in flags:
+        for item in flag["evidence"]:
+            assert text[item["start"] : item["end"]] == item["text"]

@@ -118,8 +118,12 @@ def test_an_artifact_without_stored_conjunctions_still_derives_them() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=40), max_size=6))
 def test_batch_tokenising_and_spans_equal_the_per_text_pattern(texts: list[str]) -> None:
-    assert _token_lists(texts) == [_tokens(text) for text in texts]
-    for text in texts:
+    token_lists, normalised_texts = _token_lists(texts)
+    assert token_lists == [_tokens(text) for text in texts]
+    for text, normalised_in_batch in zip(texts, normalised_texts, strict=True):
         normalised = _normalise(text)
         if len(normalised) == len(text):
+            assert normalised_in_batch == normalised
             assert token_spans(normalised, _tokens(text)) == [m.span() for m in _TOKEN.finditer(normalised)]
+        else:
+            assert normalised_in_batch is None

@@ -180,12 +180,14 @@ def test_evidence_scores_equal_the_loops_they_replace(data: st.DataObject) -> No
 
 
 def test_evidence_scores_refuse_an_occurrence_past_its_sentence() -> None:
-    one = np.array([0], np.int64)
+    def ints(*values: int) -> np.ndarray:
+        return np.array(values, np.int64)
+
+    # one sentence of 3 tokens with one label; the occurrence covers tokens 2 and 3
     with pytest.raises(ValueError, match="past the end"):
         evidence_scores(
-            np.array([0], np.int64), one, np.array([2], np.int64), np.array([2], np.int64), np.ones(1),
-            np.array([0, 1], np.int64), np.array([0], np.int64), np.array([0, 3], np.int64), np.ones((1, 1)),
-        )  # fmt: skip
+            ints(0), ints(0), ints(2), ints(2), np.ones(1), ints(0, 1), ints(0), ints(0, 3), np.ones((1, 1))
+        )
 
 
 @settings(max_examples=200, deadline=None)

@@ -61,3 +61,17 @@ def test_deleting_evidence_lowers_the_score_for_most_flags(loaded: LoadedModel) 
             lowered += model.predict_proba([reduced])[0, label] < probabilities[row, label]
     assert total > 200
     assert lowered / total >= 0.8, f"only {lowered}/{total} flags lost score without their evidence"
+
+
+def test_sentences_whose_lower_casing_changes_length_are_explained_from_their_own_tokens(
+    loaded: LoadedModel,
+) -> None:
+    # lower() turns the dotted capital I into two code points; these sentences once recursed without end.
+    sentences = ["\u0130stanbul clinic: our drops CURE tinnitus in days.", "FDA approved in \u0130zmir."]
+    labels = [[LABEL_IDS.index("overstated_efficacy")], [LABEL_IDS.index("regulatory_claim")]]
+    evidence = loaded.model.explain(sentences, labels)
+    for sentence, (spans,) in zip(sentences, evidence, strict=True):
+        assert spans
+        assert all(0 <= s.start < s.end <= len(sentence) for s in spans)
+    assert any("CURE" in sentences[0][s.start : s.end] for s in evidence[0][0])
+    assert any("FDA" in sentences[1][s.start : s.end] for s in evidence[1][0])
