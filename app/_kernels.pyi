@@ -16,7 +16,7 @@ def char_block(
     weight: float,
     slots: Any,
 ) -> tuple[Any, Any, Any, Any, Any, Any, Any]: ...
-def decide(rows: Any, columns: Any, values: Any, coef: Any, intercept: Any, n_rows: int) -> Any: ...
+def decide(rows: Any, columns: Any, values: Any, weights: Any, intercept: Any, n_rows: int) -> Any: ...
 def evidence_scores(
     sentences: Any,
     features: Any,
@@ -26,7 +26,7 @@ def evidence_scores(
     pair_starts: Any,
     pair_labels: Any,
     token_starts: Any,
-    coef: Any,
+    weights: Any,
 ) -> Any: ...
 def positive_runs(scores: Any, token_starts: Any, floor: float) -> tuple[Any, Any, Any, Any, Any, Any]: ...
 def token_spans(text: str, tokens: list[str]) -> list[tuple[int, int]]: ...
@@ -36,4 +36,18 @@ def match_phrases(
 def occurrence_block(
     rows: Any, features: Any, n_rows: int, idf: Any, weight: float, slots: Any
 ) -> tuple[Any, Any, Any, Any, Any]: ...
-def lookup_ids(tokens: list[str], ids: dict[str, int]) -> Any: ...
+def flatten_tokens(
+    token_lists: list[list[str]], token_ids: dict[str, int], kind_by_id: Any, kinds: dict[str, int]
+) -> tuple[list[str], Any, Any, Any, Any, Any, Any, list[str], Any, Any]: ...
+def word_grams(
+    ids: Any,
+    token_starts: Any,
+    kinds: Any,
+    unigram_features: Any,
+    gram_keys: Any,
+    gram_features: Any,
+    first_starts: Any,
+    hedge_scope: Any,
+    negation_scope: Any,
+    scope_reach: int,
+) -> tuple[Any, Any, Any, Any]: ...

@@ -12,7 +12,7 @@ import numpy as np
 
 from libc.math cimport log, sqrt
 from cpython.unicode cimport PyUnicode_Find
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int8_t, int32_t, int64_t
 
 
 def char_block(
@@ -167,26 +167,26 @@ def decide(
     const int64_t[::1] rows,
     const int64_t[::1] columns,
     const double[::1] values,
-    const double[:, ::1] coef,
+    const double[:, ::1] weights,
     const double[::1] intercept,
     Py_ssize_t n_rows,
 ):
-    """``X @ coef.T + intercept`` for X given as (row, column, value) triples; repeats add up.
+    """``X @ weights + intercept`` for X given as (row, column, value) triples; repeats add up.
 
-    ``coef`` is read as stored, (labels x features): a transposed copy would read faster (one
-    cache line per triple instead of one per label) but cost every worker 11 MB more.
+    ``weights`` is (features x labels): all of one feature's labels are read together, from one
+    cache line or two.
     """
-    cdef Py_ssize_t n_labels = coef.shape[0], n = rows.shape[0], i, j
+    cdef Py_ssize_t n_labels = weights.shape[1], n = rows.shape[0], i, j
     if columns.shape[0] != n or values.shape[0] != n or intercept.shape[0] != n_labels or n_rows < 0:
         raise ValueError("rows, columns and values must be parallel, and the intercept one per label")
     for i in range(n):
-        if not (0 <= rows[i] < n_rows and 0 <= columns[i] < coef.shape[1]):
-            raise ValueError("a (row, column) pair is outside the decision matrix or the coefficients")
+        if not (0 <= rows[i] < n_rows and 0 <= columns[i] < weights.shape[0]):
+            raise ValueError("a (row, column) pair is outside the decision matrix or the weights")
     decision_array = np.zeros((n_rows, n_labels), np.float64)
     cdef double[:, ::1] decision = decision_array
     for i in range(n):
         for j in range(n_labels):
-            decision[rows[i], j] += values[i] * coef[j, columns[i]]
+            decision[rows[i], j] += values[i] * weights[columns[i], j]
     for i in range(n_rows):
         for j in range(n_labels):
             decision[i, j] += intercept[j]
@@ -202,12 +202,12 @@ def evidence_scores(
     const int64_t[::1] pair_starts,
     const int64_t[::1] pair_labels,
     const int64_t[::1] token_starts,
-    const double[:, ::1] coef,
+    const double[:, ::1] weights,
 ):
     """Each (sentence, label) pair's score for each token of its sentence.
 
     Occurrence ``o`` (sentence, feature, tokens ``firsts[o]:firsts[o] + widths[o]``, share of
-    the feature's value) adds ``coef[label, feature] * share`` to each of its tokens, once for
+    the feature's value) adds ``weights[feature, label] * share`` to each of its tokens, once for
     every pair of its sentence; sentence ``s`` owns pairs ``pair_starts[s]:pair_starts[s + 1]``,
     and pair ``p`` owns ``scores[token_starts[p]:token_starts[p + 1]]``. Contributions to a
     token are added in occurrence order.
@@ -220,7 +220,7 @@ def evidence_scores(
             or n_sentences < 0 or token_starts.shape[0] != n_pairs + 1 or pair_starts[n_sentences] != n_pairs):
         raise ValueError("occurrences, pairs and token ranges do not fit together")
     for p in range(n_pairs):
-        if not (0 <= pair_labels[p] < coef.shape[0] and 0 <= token_starts[p] <= token_starts[p + 1]):
+        if not (0 <= pair_labels[p] < weights.shape[1] and 0 <= token_starts[p] <= token_starts[p + 1]):
             raise ValueError("a pair's label or token range is out of range")
     for t in range(n_sentences):
         if not 0 <= pair_starts[t] <= pair_starts[t + 1]:
@@ -229,12 +229,12 @@ def evidence_scores(
     cdef double[::1] scores = scores_array
     for o in range(n):
         sentence = sentences[o]
-        if not (0 <= sentence < n_sentences and 0 <= features[o] < coef.shape[1] and firsts[o] >= 0 and widths[o] >= 0):
-            raise ValueError("an occurrence is outside its sentence or the coefficients")
+        if not (0 <= sentence < n_sentences and 0 <= features[o] < weights.shape[0] and firsts[o] >= 0 and widths[o] >= 0):
+            raise ValueError("an occurrence is outside its sentence or the weights")
         for p in range(pair_starts[sentence], pair_starts[sentence + 1]):
             if firsts[o] + widths[o] > token_starts[p + 1] - token_starts[p]:
                 raise ValueError("an occurrence runs past the end of its sentence")
-            weight = coef[pair_labels[p], features[o]] * shares[o]
+            weight = weights[features[o], pair_labels[p]] * shares[o]
             for t in range(token_starts[p] + firsts[o], token_starts[p] + firsts[o] + widths[o]):
                 scores[t] += weight
     return scores_array
@@ -419,12 +419,166 @@ def occurrence_block(
     return rows_array[:nnz], columns_array[:nnz], counts_array[:nnz], values_array[:nnz], inverse_array
 
 
-def lookup_ids(list tokens, dict ids):
-    """``ids[token]`` for each token, -1 where a token has none, as an int64 array."""
-    cdef Py_ssize_t i, n = len(tokens)
-    found_array = np.empty(n, np.int64)
-    cdef int64_t[::1] found = found_array
-    for i in range(n):
-        value = ids.get(tokens[i])
-        found[i] = -1 if value is None else <int64_t>value
-    return found_array
+def flatten_tokens(list token_lists, dict token_ids, const int8_t[::1] kind_by_id, dict kinds):
+    """A batch's token lists as one flat run of tokens, with what featurising needs per token.
+
+    ``token_ids`` maps vocabulary words to ids ``0 .. len(kind_by_id) - 1``; a word's scope kind
+    (0 none, 1 hedge, 2 negation) is ``kind_by_id[id]``, or ``kinds.get(word, 0)`` for a word
+    outside the vocabulary.
+
+    Returns ``(tokens, ids, rows, positions, remaining, starts, lengths, unknown_words,
+    unknown_rows, token_kinds)``: per token its id (-1 outside the vocabulary), text, place in
+    its text and tokens left in its text (itself included); per text where its tokens start
+    (plus the total) and how many it has; the batch's words outside the vocabulary, each once
+    in order of first appearance, and per token its place in that list (-1 for vocabulary
+    words); and per token its scope kind.
+    """
+    cdef Py_ssize_t n_rows = len(token_lists), n = 0, r, p, k = 0, length, n_ids = kind_by_id.shape[0]
+    cdef list token_list, tokens = []
+    cdef dict unknown = {}
+    cdef int64_t token_id
+    for token_list in token_lists:
+        n += len(token_list)
+    ids_array = np.empty(n, np.int64)
+    rows_array = np.empty(n, np.int64)
+    positions_array = np.empty(n, np.int64)
+    remaining_array = np.empty(n, np.int64)
+    unknown_rows_array = np.empty(n, np.int64)
+    kinds_array = np.empty(n, np.int8)
+    starts_array = np.empty(n_rows + 1, np.int64)
+    lengths_array = np.empty(n_rows, np.int64)
+    cdef int64_t[::1] ids = ids_array, rows = rows_array, positions = positions_array
+    cdef int64_t[::1] remaining = remaining_array, unknown_rows = unknown_rows_array
+    cdef int64_t[::1] starts = starts_array, lengths = lengths_array
+    cdef int8_t[::1] token_kinds = kinds_array
+    for r in range(n_rows):
+        token_list = token_lists[r]
+        length = len(token_list)
+        if k + length > n:  # a list grew while the batch was read
+            raise ValueError("the token lists changed while they were flattened")
+        starts[r], lengths[r] = k, length
+        tokens.extend(token_list)
+        for p in range(length):
+            token = token_list[p]
+            value = token_ids.get(token)
+            if value is None:
+                ids[k] = -1
+                place = unknown.get(token)
+                if place is None:
+                    place = unknown[token] = len(unknown)
+                unknown_rows[k] = place
+                token_kinds[k] = kinds.get(token, 0)
+            else:
+                token_id = value
+                if not 0 <= token_id < n_ids:
+                    raise ValueError("a token id is outside the table of scope kinds")
+                ids[k], unknown_rows[k], token_kinds[k] = token_id, -1, kind_by_id[token_id]
+            rows[k], positions[k], remaining[k] = r, p, length - p
+            k += 1
+    if k != n:
+        raise ValueError("the token lists changed while they were flattened")
+    starts[n_rows] = k
+    return (
+        tokens, ids_array, rows_array, positions_array, remaining_array, starts_array, lengths_array,
+        list(unknown), unknown_rows_array, kinds_array,
+    )
+
+
+cdef inline int64_t _gram_feature(
+    const int64_t[::1] keys, const int64_t[::1] features, int64_t low, int64_t high, int64_t key
+) noexcept nogil:
+    """The feature of ``key`` among the sorted ``keys[low:high]``, or -1."""
+    cdef int64_t middle, end = high
+    while low < high:
+        middle = (low + high) >> 1
+        if keys[middle] < key:
+            low = middle + 1
+        else:
+            high = middle
+    if low < end and keys[low] == key:
+        return features[low]
+    return -1
+
+
+def word_grams(
+    const int64_t[::1] ids,
+    const int64_t[::1] token_starts,
+    const int8_t[::1] kinds,
+    const int64_t[::1] unigram_features,
+    const int64_t[::1] gram_keys,
+    const int64_t[::1] gram_features,
+    const int64_t[:, ::1] first_starts,
+    const int64_t[::1] hedge_scope,
+    const int64_t[::1] negation_scope,
+    Py_ssize_t scope_reach,
+):
+    """Every vocabulary word gram of a flattened batch: (rows, features, firsts, widths), text
+    by text, and within a text its unigrams, then its 2-grams, 3-grams, ..., then its scope grams,
+    each in token order.
+
+    Token ``t`` has vocabulary id ``ids[t]`` (-1: unknown) and scope kind ``kinds[t]`` (1 hedge,
+    2 negation); text ``r`` owns tokens ``token_starts[r]:token_starts[r + 1]``. With ``size``
+    ids, an n-gram's key is the base-``size`` number its ids spell; ``first_starts[n - 2, a]``
+    to ``first_starts[n - 2, a + 1]`` is the sorted run of ``gram_keys`` (with their
+    ``gram_features``) of the n-grams whose first id is ``a``. A hedge or negation puts each of
+    the next ``scope_reach`` tokens of its text into its scope, where a word with id ``i`` is
+    feature ``hedge_scope[i]`` or ``negation_scope[i]`` (-1: none).
+    """
+    cdef Py_ssize_t n = ids.shape[0], n_rows = token_starts.shape[0] - 1, r, t, u, i, k = 0, start, end
+    cdef Py_ssize_t size = first_starts.shape[1] - 1, n_max = first_starts.shape[0] + 1, gram, n_scoped = 0, capacity
+    cdef int64_t key, low, high, feature, limit = (<int64_t>1) << 62
+    cdef const int64_t[::1] scope_table
+    if (n_rows < 0 or token_starts[0] != 0 or token_starts[n_rows] != n or kinds.shape[0] != n or size < 1
+            or unigram_features.shape[0] != size or hedge_scope.shape[0] != size
+            or negation_scope.shape[0] != size or gram_keys.shape[0] != gram_features.shape[0] or scope_reach < 0):
+        raise ValueError("the tokens, texts and tables do not fit together")
+    key = 1
+    for gram in range(n_max):
+        if key >= limit // size:
+            raise ValueError("n-gram keys over this many ids do not fit in 64 bits")
+        key *= size
+    for r in range(n_rows):
+        if token_starts[r] > token_starts[r + 1]:
+            raise ValueError("token_starts must not decrease")
+    for t in range(n):
+        if not -1 <= ids[t] < size:
+            raise ValueError("a token id is outside the vocabulary")
+        if kinds[t]:
+            n_scoped += 1
+    capacity = n * n_max + n_scoped * scope_reach
+    rows_array = np.empty(capacity, np.int64)
+    features_array = np.empty(capacity, np.int64)
+    firsts_array = np.empty(capacity, np.int64)
+    widths_array = np.empty(capacity, np.int64)
+    cdef int64_t[::1] out_rows = rows_array, out_features = features_array
+    cdef int64_t[::1] out_firsts = firsts_array, out_widths = widths_array
+    for r in range(n_rows):
+        start, end = token_starts[r], token_starts[r + 1]
+        for t in range(start, end):
+            if ids[t] >= 0:
+                out_rows[k], out_features[k], out_firsts[k], out_widths[k] = r, unigram_features[ids[t]], t - start, 1
+                k += 1
+        for gram in range(2, n_max + 1):
+            for t in range(start, end - gram + 1):
+                key = 0
+                for u in range(t, t + gram):
+                    if ids[u] < 0:
+                        break
+                    key = key * size + ids[u]
+                else:
+                    low, high = first_starts[gram - 2, ids[t]], first_starts[gram - 2, ids[t] + 1]
+                    if not 0 <= low <= high <= gram_keys.shape[0]:
+                        raise ValueError("a run of n-gram keys is outside the key table")
+                    feature = _gram_feature(gram_keys, gram_features, low, high, key)
+                    if feature >= 0:
+                        out_rows[k], out_features[k], out_firsts[k], out_widths[k] = r, feature, t - start, gram
+                        k += 1
+        for t in range(start, end):
+            if not kinds[t]:
+                continue
+            scope_table = hedge_scope if kinds[t] == 1 else negation_scope
+            for u in range(t + 1, min(t + 1 + scope_reach, end)):
+                if ids[u] >= 0 and scope_table[ids[u]] >= 0:
+                    out_rows[k], out_features[k], out_firsts[k], out_widths[k] = r, scope_table[ids[u]], u - start, 1
+                    k += 1
+    return rows_array[:k], features_array[:k], firsts_array[:k], widths_array[:k]

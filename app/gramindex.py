@@ -1,11 +1,12 @@
-"""Integer lookup tables over a fitted vocabulary, so a whole batch is featurised in numpy.
+"""Integer lookup tables over a fitted vocabulary, so a whole batch is featurised by compiled loops.
 
-Word grams are looked up by number, not by string: each vocabulary word gets a token id, an
-n-gram is the base-``T`` number its token ids spell, and a batch's n-grams are found with one
-``searchsorted`` per n over sorted key arrays. The character n-grams of every vocabulary word
-are counted once into a CSR table (token id -> character n-gram counts); words outside the
-vocabulary get theirs from a bounded cache. :class:`GramIndex` is derived data: it is rebuilt
-from the vocabularies after unpickling, never stored in the artifact.
+Word grams are looked up by number, not by string: each vocabulary word gets a token id, and an
+n-gram is the base-``T`` number its token ids spell. Each n's keys are sorted, and indexed by
+their first word, so finding an n-gram is a binary search over the few keys that share its first
+word: a cache line or two, where one search over all keys would touch a dozen. The character
+n-grams of every vocabulary word are counted once into a CSR table (token id -> character n-gram
+counts); words outside the vocabulary get theirs from a bounded cache. :class:`GramIndex` is
+derived data: it is rebuilt from the vocabularies after unpickling, never stored in the artifact.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from app._kernels import char_block, lookup_ids, occurrence_block
+from app._kernels import char_block, flatten_tokens, occurrence_block, word_grams
 
 __all__ = ["CharFeatures", "GramIndex", "TokenBatch", "WordFeatures", "char_grams", "offsets_within"]
 
@@ -65,6 +66,7 @@ class TokenBatch:
     lengths: Any
     unknown_words: list[str]  # the batch's words outside the vocabulary, each once
     unknown_rows: Any  # for each token, its index in unknown_words; -1 for vocabulary words
+    kinds: Any  # for each token: 1 a hedge, 2 a negation, else 0
     derived: dict[str, Any] = field(default_factory=dict)  # tables built from this batch, kept for reuse
 
 
@@ -146,6 +148,7 @@ class GramIndex:
         if self.size**n_max >= 2**62:
             raise ValueError(f"{n_max}-grams over {self.size} words do not fit 64-bit keys; lower word_ngrams")
         self.unigram_features = np.array([word_vocabulary[w] for w in unigrams], np.int64)
+        self.kind_by_id = np.array([_SCOPE_KIND.get(word, 0) for word in unigrams] or [0], np.int8)
         self.hedge_scope = np.full(self.size, -1, np.int64)
         self.negation_scope = np.full(self.size, -1, np.int64)
         by_length: dict[int, tuple[list[str], list[int]]] = {n: ([], []) for n in range(2, n_max + 1)}
@@ -157,16 +160,8 @@ class GramIndex:
                 grams, features = by_length[gram.count(" ") + 1]
                 grams.append(gram)
                 features.append(feature)
-        self.gram_tables: dict[int, tuple[Any, Any]] = {}
-        for n, (grams, features) in by_length.items():
-            # All n-grams' words in one pass, then their keys column by column.
-            words = " ".join(grams).split(" ") if grams else []
-            ids = np.fromiter(map(self.token_ids.__getitem__, words), np.int64, len(words)).reshape(-1, n)
-            keys = np.zeros(len(grams), np.int64)
-            for column in range(n):
-                keys = keys * self.size + ids[:, column]
-            order = np.argsort(keys)
-            self.gram_tables[n] = (keys[order], np.array(features, np.int64)[order])
+        # Each n's keys sorted and concatenated, with where the run of keys for each first word starts.
+        self.gram_keys, self.gram_features, self.first_starts = self._gram_tables(by_length)
         self.char_table = self._char_table(unigrams) if use_chars else None
         self._oov_chars: dict[str, tuple[Any, Any]] = {}
         self._scratch_per_thread = threading.local()
@@ -174,59 +169,23 @@ class GramIndex:
     # --- batches ---------------------------------------------------------------------------
 
     def batch(self, token_lists: list[list[str]]) -> TokenBatch:
-        lengths = np.fromiter(map(len, token_lists), np.int64, len(token_lists))
-        starts = np.zeros(len(token_lists) + 1, np.int64)
-        np.cumsum(lengths, out=starts[1:])
-        tokens = [token for token_list in token_lists for token in token_list]
-        ids = lookup_ids(tokens, self.token_ids)
-        rows = np.repeat(np.arange(len(token_lists)), lengths)
-        positions = np.arange(len(tokens)) - starts[rows]
-        remaining = lengths[rows] - positions
-        unknown = np.flatnonzero(ids < 0)
-        words: dict[str, int] = {}
-        unknown_rows = np.full(len(tokens), -1, np.int64)
-        unknown_rows[unknown] = [words.setdefault(tokens[i], len(words)) for i in unknown.tolist()]
-        return TokenBatch(tokens, ids, rows, positions, remaining, starts, lengths, list(words), unknown_rows)
+        return TokenBatch(*flatten_tokens(token_lists, self.token_ids, self.kind_by_id, _SCOPE_KIND))
 
     def word_occurrences(self, batch: TokenBatch, scope: bool) -> WordOccurrences:
-        """Every vocabulary word gram of the batch (unigrams, n-grams, then scope grams)."""
-        ids = batch.ids
-        known = ids >= 0
-        index = np.flatnonzero(known)
-        parts = [(index, self.unigram_features[ids[index]], np.ones(len(index), np.int64))]
-        keys = np.where(known, ids, 0)
-        valid = known.copy()
-        for n in range(2, self.n_max + 1):
-            # an n-gram starting at i: tokens i..i+n-1 known and inside i's text
-            valid[: len(ids) - n + 1] &= known[n - 1 :]
-            valid[len(ids) - n + 1 :] = False
-            keys[: len(ids) - n + 1] = keys[: len(ids) - n + 1] * self.size + ids[n - 1 :]
-            starts = np.flatnonzero(valid & (batch.remaining >= n))
-            table_keys, table_features = self.gram_tables[n]
-            if len(table_keys) and len(starts):
-                found = np.minimum(np.searchsorted(table_keys, keys[starts]), len(table_keys) - 1)
-                hit = table_keys[found] == keys[starts]
-                parts.append((starts[hit], table_features[found[hit]], np.full(int(hit.sum()), n, np.int64)))
-        if scope:
-            parts.append(self._scope_occurrences(batch))
-        firsts, features, widths = (np.concatenate(column) for column in zip(*parts, strict=True))
-        return WordOccurrences(batch.rows[firsts], features, batch.positions[firsts], widths)
-
-    def _scope_occurrences(self, batch: TokenBatch) -> tuple[Any, Any, Any]:
-        kinds = np.fromiter(map(_SCOPE_KIND.get, batch.tokens, repeat(0)), np.int8, len(batch.tokens))
-        cues = np.flatnonzero(kinds)
-        if not len(cues):
-            empty = np.zeros(0, np.int64)
-            return empty, empty, empty
-        reach = np.minimum(batch.remaining[cues] - 1, SCOPE)
-        cue_of = np.repeat(cues, reach)
-        targets = cue_of + 1 + offsets_within(reach)
-        target_ids = batch.ids[targets]
-        features = np.where(
-            kinds[cue_of] == 1, self.hedge_scope[target_ids], self.negation_scope[target_ids]
-        )  # -1 ids read the last entry; masked out below
-        keep = (target_ids >= 0) & (features >= 0)
-        return targets[keep], features[keep], np.ones(int(keep.sum()), np.int64)
+        """Every vocabulary word gram of the batch: per text, its unigrams, n-grams, then scope grams."""
+        rows, features, firsts, widths = word_grams(
+            batch.ids,
+            batch.starts,
+            batch.kinds,
+            self.unigram_features,
+            self.gram_keys,
+            self.gram_features,
+            self.first_starts,
+            self.hedge_scope,
+            self.negation_scope,
+            SCOPE if scope else 0,
+        )
+        return WordOccurrences(rows, features, firsts, widths)
 
     def char_features(self, batch: TokenBatch, idf: Any, weight: float) -> CharFeatures:
         """Each text's character n-gram counts and TF-IDF values, and which token put what where."""
@@ -259,6 +218,26 @@ class GramIndex:
         if table is None:
             table = batch.derived["unknown_chars"] = self._oov_table(batch.unknown_words)
         return table
+
+    def _gram_tables(self, by_length: dict[int, tuple[list[str], list[int]]]) -> tuple[Any, Any, Any]:
+        keys_of, features_of = [], []
+        first_starts = np.zeros((max(self.n_max - 1, 0), self.size + 1), np.int64)
+        offset = 0
+        for n, (grams, features) in sorted(by_length.items()):
+            # All n-grams' words in one pass, then their keys column by column.
+            words = " ".join(grams).split(" ") if grams else []
+            ids = np.fromiter(map(self.token_ids.__getitem__, words), np.int64, len(words)).reshape(-1, n)
+            keys = np.zeros(len(grams), np.int64)
+            for column in range(n):
+                keys = keys * self.size + ids[:, column]
+            order = np.argsort(keys)
+            keys_of.append(keys[order])
+            features_of.append(np.array(features, np.int64)[order])
+            first_starts[n - 2] = offset + np.searchsorted(ids[order, 0], np.arange(self.size + 1))
+            offset += len(grams)
+        empty = np.zeros(0, np.int64)
+        keys = np.concatenate(keys_of) if keys_of else empty
+        return keys, np.concatenate(features_of) if features_of else empty, first_starts
 
     # --- character n-gram tables -----------------------------------------------------------
 

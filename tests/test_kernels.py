@@ -14,11 +14,12 @@ from app._kernels import (
     char_block,
     decide,
     evidence_scores,
-    lookup_ids,
+    flatten_tokens,
     match_phrases,
     occurrence_block,
     positive_runs,
     token_spans,
+    word_grams,
 )
 
 N_COLUMNS = 12
@@ -120,11 +121,12 @@ def test_char_block_refuses_row_pointers_past_the_entries() -> None:
 def test_decide_equals_the_dense_product(triples: list[tuple[int, int, float]]) -> None:
     rng = np.random.default_rng(len(triples))
     coef, intercept = rng.normal(size=(3, 10)), rng.normal(size=3)
+    weights = coef.T.copy()  # the kernel reads (features x labels)
     rows, columns, values = (np.array(column) for column in zip(*triples, strict=True)) if triples else ([],) * 3
     dense = np.zeros((4, 10))
     np.add.at(dense, (np.asarray(rows, np.int64), np.asarray(columns, np.int64)), np.asarray(values, float))
     got = decide(
-        np.asarray(rows, np.int64), np.asarray(columns, np.int64), np.asarray(values, float), coef, intercept, 4
+        np.asarray(rows, np.int64), np.asarray(columns, np.int64), np.asarray(values, float), weights, intercept, 4
     )
     np.testing.assert_allclose(got, dense @ coef.T + intercept, atol=1e-12)
 
@@ -132,7 +134,7 @@ def test_decide_equals_the_dense_product(triples: list[tuple[int, int, float]]) 
 @pytest.mark.parametrize(("row", "column"), [(4, 0), (-1, 0), (0, 10), (0, -3)])
 def test_decide_refuses_pairs_outside_the_matrix(row: int, column: int) -> None:
     with pytest.raises(ValueError, match="outside"):
-        decide(np.array([row], np.int64), np.array([column], np.int64), np.ones(1), np.ones((3, 10)), np.zeros(3), 4)
+        decide(np.array([row], np.int64), np.array([column], np.int64), np.ones(1), np.ones((10, 3)), np.zeros(3), 4)
 
 
 def test_token_spans_find_each_token_after_the_last_and_refuse_a_missing_one() -> None:
@@ -174,7 +176,7 @@ def test_evidence_scores_equal_the_loops_they_replace(data: st.DataObject) -> No
     columns = [np.array(column) for column in zip(*occurrences, strict=True)] if occurrences else [[]] * 5
     got = evidence_scores(
         *(np.asarray(column, np.int64) for column in columns[:4]), np.asarray(columns[4], np.float64),
-        pair_starts.astype(np.int64), pair_labels, token_starts, coef,
+        pair_starts.astype(np.int64), pair_labels, token_starts, coef.T.copy(),
     )  # fmt: skip
     np.testing.assert_allclose(got, _evidence_in_numpy(occurrences, labels, tokens, coef), atol=1e-12)
 
@@ -259,8 +261,67 @@ def test_occurrence_block_refuses_rows_and_features_out_of_range(row: int, featu
     assert (slots == -1).all()
 
 
-def test_lookup_ids_gives_minus_one_for_unknown_tokens() -> None:
-    assert lookup_ids(["cure", "zzz", "cure", "fda"], {"cure": 3, "fda": 0}).tolist() == [3, -1, 3, 0]
+def test_flatten_tokens_numbers_every_token_and_its_text() -> None:
+    ids = {"cure": 1, "may": 0, "pain": 2}
+    kind_by_id = np.array([1, 0, 0], np.int8)
+    tokens, token_ids, rows, positions, remaining, starts, lengths, unknown, unknown_rows, kinds = flatten_tokens(
+        [["may", "cure", "zzz"], [], ["nor", "zzz", "pain"]], ids, kind_by_id, {"nor": 2}
+    )
+    assert tokens == ["may", "cure", "zzz", "nor", "zzz", "pain"]
+    assert token_ids.tolist() == [0, 1, -1, -1, -1, 2]
+    assert rows.tolist() == [0, 0, 0, 2, 2, 2]
+    assert positions.tolist() == [0, 1, 2, 0, 1, 2]
+    assert remaining.tolist() == [3, 2, 1, 3, 2, 1]
+    assert (starts.tolist(), lengths.tolist()) == ([0, 3, 3, 6], [3, 0, 3])
+    assert (unknown, unknown_rows.tolist()) == (["zzz", "nor"], [-1, -1, 0, 1, 0, -1])
+    assert kinds.tolist() == [1, 0, 0, 2, 0, 0]  # "may" by its id, "nor" by name: it is outside the vocabulary
+
+
+def test_flatten_tokens_refuses_an_id_outside_the_kind_table() -> None:
+    with pytest.raises(ValueError, match="outside the table"):
+        flatten_tokens([["cure"]], {"cure": 3}, np.zeros(3, np.int8), {})
+
+
+def _gram_tables(size: int, grams: dict[tuple[int, ...], int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted keys per n (2 and 3), concatenated, and where each first id's run starts."""
+    keys, features, first_starts = [], [], np.zeros((2, size + 1), np.int64)
+    for n in (2, 3):
+        ordered = sorted((sum(i * size ** (n - 1 - k) for k, i in enumerate(g)), g[0], f) for g, f in grams.items()
+                         if len(g) == n)  # fmt: skip
+        first_starts[n - 2] = len(keys) + np.searchsorted([first for _, first, _ in ordered], np.arange(size + 1))
+        keys += [key for key, _, _ in ordered]
+        features += [feature for _, _, feature in ordered]
+    return np.array(keys, np.int64), np.array(features, np.int64), first_starts
+
+
+def test_word_grams_come_out_text_by_text_unigrams_then_longer_grams_then_scope() -> None:
+    # ids: 0 "may", 1 "ease", 2 "pain", 3 "fast"; features: unigrams 10+id, grams 20.., scope 30+id
+    keys, features, first_starts = _gram_tables(4, {(1, 2): 20, (0, 1): 21, (0, 1, 2): 22, (2, 3): 23})
+    hedge = np.array([-1, 31, 32, -1], np.int64)
+    ids = np.array([0, 1, 2, -1, 3, 2, 3], np.int64)
+    kinds = np.array([1, 0, 0, 0, 0, 0, 0], np.int8)
+    rows, found, firsts, widths = word_grams(
+        ids, np.array([0, 5, 7], np.int64), kinds, np.arange(10, 14, dtype=np.int64), keys, features, first_starts,
+        hedge, np.full(4, -1, np.int64), 4,
+    )  # fmt: skip
+    assert list(zip(rows.tolist(), found.tolist(), firsts.tolist(), widths.tolist(), strict=True)) == [
+        *[(0, 10, 0, 1), (0, 11, 1, 1), (0, 12, 2, 1), (0, 13, 4, 1)],  # unigrams; the unknown token has none
+        *[(0, 21, 0, 2), (0, 20, 1, 2), (0, 22, 0, 3)],  # 2-grams, then 3-grams; none across the unknown token
+        *[(0, 31, 1, 1), (0, 32, 2, 1)],  # "may" scopes the next four tokens: "fast" has no scope feature
+        *[(1, 12, 0, 1), (1, 13, 1, 1), (1, 23, 0, 2)],  # the second text's grams start at its own first token
+    ]
+
+
+def test_word_grams_refuse_ids_and_key_runs_outside_their_tables() -> None:
+    keys, features, first_starts = _gram_tables(4, {(1, 2): 20})
+    tables = (np.arange(4, dtype=np.int64), keys, features)
+    scope = (np.full(4, -1, np.int64), np.full(4, -1, np.int64), 4)
+    starts, kinds = np.array([0, 2], np.int64), np.zeros(2, np.int8)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        word_grams(np.array([1, 4], np.int64), starts, kinds, *tables, first_starts, *scope)
+    first_starts[0, 2] = 5  # past the one key
+    with pytest.raises(ValueError, match="outside the key table"):
+        word_grams(np.array([1, 2], np.int64), starts, kinds, *tables, first_starts, *scope)
 
 
 def test_the_compiled_kernels_are_built_from_the_current_source() -> None:
