@@ -11,7 +11,7 @@ each kernel checks every index it is given once, up front or as it reads it, and
 import numpy as np
 
 from libc.math cimport log, sqrt
-from cpython.unicode cimport PyUnicode_Find
+from cpython.unicode cimport Py_UNICODE_ISALNUM, PyUnicode_Find
 from libc.stdint cimport int8_t, int32_t, int64_t
 
 
@@ -308,6 +308,42 @@ def token_spans(str text, list tokens):
         spans.append((position, position + len(token)))
         position += len(token)
     return spans
+
+
+cdef inline bint _joins(Py_UCS4 c) noexcept:
+    return c == 0x27 or c == 0x2019  # ' and ’, which join "don't" or "patient's" into one token
+
+
+def find_tokens(str text, Py_ssize_t start, Py_ssize_t end):
+    """The tokens of ``text[start:end]`` in order, as the regular expression
+    ``[^\\W_]+(?:['\u2019][^\\W_]+)*|[%#$]`` finds them: runs of letters and digits (what
+    ``str.isalnum`` accepts, as the ``re`` module's Unicode ``\\w`` without "_"), joined across
+    an apostrophe that has such a character on each side; and each of ``%``, ``#`` and ``$``
+    alone. The expression's matcher steps through the text in bytecode; this is one loop."""
+    cdef Py_ssize_t i, j, length = len(text)
+    cdef Py_UCS4 c
+    cdef list tokens = []
+    if not 0 <= start <= end <= length:
+        raise ValueError("start and end must be offsets into the text, start first")
+    i = start
+    while i < end:
+        c = text[i]
+        if Py_UNICODE_ISALNUM(c):
+            j = i + 1
+            while True:
+                while j < end and Py_UNICODE_ISALNUM(text[j]):
+                    j += 1
+                if j + 1 < end and _joins(text[j]) and Py_UNICODE_ISALNUM(text[j + 1]):
+                    j += 2
+                else:
+                    break
+            tokens.append(text[i:j])
+            i = j
+        else:
+            if c == 0x25 or c == 0x23 or c == 0x24:  # % # $
+                tokens.append(text[i : i + 1])
+            i += 1
+    return tokens
 
 
 def match_phrases(list tokens, list candidates, list hits, list limits):

@@ -19,7 +19,6 @@ loop. Every feature can be traced back to the token spans that produced it
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from app._kernels import token_spans
+from app._kernels import find_tokens, token_spans
 from app.cuematch import Conjunctions, CueMatches, CuePatterns, compile_cues
 from app.cues import CONJUNCTIONS
 from app.gramindex import (
@@ -43,7 +42,6 @@ from app.gramindex import (
 
 __all__ = ["Analysis", "ClaimVectorizer", "FeatureConfig", "Occurrences", "build_vectorizer", "tokenize"]
 
-_TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*|[%#$]")
 _FOLDS = [(str(d), "0") for d in range(10)] + [("\u2019", "'")]
 
 
@@ -56,17 +54,21 @@ def _normalise(text: str) -> str:
 
 
 def tokenize(text: str) -> tuple[list[str], list[tuple[int, int]]]:
-    """Normalised tokens of ``text`` with their exact code-point spans in ``text``."""
+    """Normalised tokens of ``text`` with their exact code-point spans in ``text``.
+
+    A token is a run of letters and digits, joined across an apostrophe ("don't"), or one of
+    ``%``, ``#`` and ``$`` (:func:`app._kernels.find_tokens`)."""
     normalised = _normalise(text)
     if len(normalised) == len(text):
-        matches = list(_TOKEN.finditer(normalised))
-        return [m.group() for m in matches], [m.span() for m in matches]
-    matches = list(_TOKEN.finditer(text))  # lower() changed the length: normalise token by token
-    return [_normalise(m.group()) for m in matches], [m.span() for m in matches]
+        tokens = find_tokens(normalised, 0, len(normalised))
+        return tokens, token_spans(normalised, tokens)
+    found = find_tokens(text, 0, len(text))  # lower() changed the length: normalise token by token
+    return [_normalise(token) for token in found], token_spans(text, found)
 
 
 def _tokens(text: str) -> list[str]:
-    return _TOKEN.findall(_normalise(text))
+    normalised = _normalise(text)
+    return find_tokens(normalised, 0, len(normalised))
 
 
 def _token_lists(texts: list[str]) -> tuple[list[list[str]], list[str | None]]:
@@ -79,14 +81,13 @@ def _token_lists(texts: list[str]) -> tuple[list[list[str]], list[str | None]]:
     if len(normalised) != len(joined):
         each = [_normalise(text) for text in texts]
         kept = [n if len(n) == len(text) else None for n, text in zip(each, texts, strict=True)]
-        return [_TOKEN.findall(n) for n in each], kept
+        return [find_tokens(n, 0, len(n)) for n in each], kept
     found: list[list[str]] = []
     slices: list[str | None] = []
-    findall = _TOKEN.findall
     start = 0
     for text in texts:
         end = start + len(text)
-        found.append(findall(normalised, start, end))
+        found.append(find_tokens(normalised, start, end))
         slices.append(normalised[start:end])
         start = end + 1
     return found, slices

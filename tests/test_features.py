@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app._kernels import token_spans
+from app._kernels import find_tokens, token_spans
 from app.features import (
-    _TOKEN,
     FeatureConfig,
     _normalise,
     _PackedVocabulary,
@@ -30,6 +31,31 @@ CORPUS = [
     "Studies show 9 out of 10 users sleep better.",
     "Book a free consultation today.",
 ] * 2
+
+# What a token is, as a regular expression: find_tokens must find exactly what it finds.
+TOKEN_PATTERN = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*|[%#$]")
+# Letters, digits and marks of many scripts, the characters that join or split tokens, and spaces.
+token_text = st.text(
+    alphabet=st.one_of(
+        st.characters(codec="utf-8"),
+        st.sampled_from("'\u2019%#$_-. 0a\u0301\u00b2\u2167\u0663"),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(token_text, st.data())
+def test_find_tokens_finds_what_the_token_pattern_finds(text: str, data: st.DataObject) -> None:
+    assert find_tokens(text, 0, len(text)) == TOKEN_PATTERN.findall(text)
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    assert find_tokens(text, start, end) == TOKEN_PATTERN.findall(text, start, end)
+
+
+def test_find_tokens_refuses_offsets_outside_the_text() -> None:
+    with pytest.raises(ValueError, match="offsets into the text"):
+        find_tokens("cure", 2, 5)
 
 
 def test_tokenize_keeps_exact_spans_and_folds_digits() -> None:
@@ -124,6 +150,6 @@ def test_batch_tokenising_and_spans_equal_the_per_text_pattern(texts: list[str])
         normalised = _normalise(text)
         if len(normalised) == len(text):
             assert normalised_in_batch == normalised
-            assert token_spans(normalised, _tokens(text)) == [m.span() for m in _TOKEN.finditer(normalised)]
+            assert token_spans(normalised, _tokens(text)) == [m.span() for m in TOKEN_PATTERN.finditer(normalised)]
         else:
             assert normalised_in_batch is None
