@@ -2,20 +2,32 @@
 
 from typing import Any
 
-def char_block(
-    token_starts: Any,
-    ids: Any,
-    unknown_rows: Any,
-    table_indptr: Any,
-    table_indices: Any,
-    table_data: Any,
-    oov_indptr: Any,
-    oov_indices: Any,
-    oov_data: Any,
-    idf: Any,
-    weight: float,
+class CharTables:
+    n_rows: int
+    n_entries: int
+    def __init__(
+        self,
+        token_starts: Any,
+        ids: Any,
+        unknown_rows: Any,
+        table_indptr: Any,
+        table_indices: Any,
+        table_data: Any,
+        oov_indptr: Any,
+        oov_indices: Any,
+        oov_data: Any,
+    ) -> None: ...
+
+def char_block(tables: CharTables, idf: Any, weight: float, slots: Any) -> tuple[Any, Any, Any, Any, Any]: ...
+def char_occurrences(
+    tables: CharTables,
+    block_columns: Any,
+    block_counts: Any,
+    block_values: Any,
+    row_starts: Any,
+    wanted: Any,
     slots: Any,
-) -> tuple[Any, Any, Any, Any, Any, Any, Any]: ...
+) -> tuple[Any, Any, Any, Any, Any, Any]: ...
 def decide(rows: Any, columns: Any, values: Any, weights: Any, intercept: Any, n_rows: int) -> Any: ...
 def evidence_scores(
     sentences: Any,

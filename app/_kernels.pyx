@@ -10,82 +10,100 @@ each kernel checks every index it is given once, up front or as it reads it, and
 
 import numpy as np
 
+cimport cython
 from libc.math cimport log, sqrt
 from cpython.unicode cimport Py_UNICODE_ISALNUM, PyUnicode_Find
 from libc.stdint cimport int8_t, int32_t, int64_t
 
 
-def char_block(
-    const int64_t[::1] token_starts,
-    const int64_t[::1] ids,
-    const int64_t[::1] unknown_rows,
-    const int64_t[::1] table_indptr,
-    const int32_t[::1] table_indices,
-    const double[::1] table_data,
-    const int64_t[::1] oov_indptr,
-    const int32_t[::1] oov_indices,
-    const double[::1] oov_data,
-    const double[::1] idf,
-    double weight,
-    int32_t[::1] slots,
-):
-    """Character n-gram counts and sublinear TF-IDF values, L2-normalised per text.
+@cython.final  # so that row_of is a plain inlined call
+cdef class CharTables:
+    """A batch's tokens and the character n-gram tables they read, checked once for the kernels
+    below, which then read them unchecked.
 
     Text ``r`` owns tokens ``token_starts[r]:token_starts[r + 1]``; a token's n-gram counts are
-    row ``ids[t]`` of the vocabulary table, or row ``unknown_rows[t]`` of the batch's table of
-    unknown words when ``ids[t]`` is -1. ``slots`` is scratch as long as the vocabulary, all -1,
-    and left so.
-
-    Returns ``(rows, columns, counts, values, entry_starts, entry_slots, entry_counts)``: one
-    entry per (text, n-gram), in order of first appearance within each text; then, for token
-    ``t``, its table entries ``entry_starts[t]:entry_starts[t + 1]``, each with the entry it was
-    added to and its count in the token, which is what explanations need.
+    row ``ids[t]`` of the vocabulary's CSR table, or row ``unknown_rows[t]`` of the batch's table
+    of unknown words when ``ids[t]`` is -1. So that nothing can change after the check, the
+    batch's arrays are copied (they are small), and the vocabulary's table must be read-only.
     """
-    cdef Py_ssize_t n_rows = token_starts.shape[0] - 1
-    cdef Py_ssize_t n_tokens = ids.shape[0]
-    cdef Py_ssize_t total = 0, t, e, k = 0, nnz = 0, row_start, s, r, table_row
+
+    cdef const int64_t[::1] token_starts, ids, unknown_rows, table_indptr, oov_indptr
+    cdef const int32_t[::1] table_indices, oov_indices
+    cdef const double[::1] table_data, oov_data
+    cdef readonly Py_ssize_t n_rows, n_entries  # texts, and the table entries their tokens read in all
+
+    def __init__(self, token_starts, ids, unknown_rows, table_indptr, table_indices, table_data, oov_indptr,
+                 oov_indices, oov_data):
+        if any(np.asarray(array).flags.writeable for array in (table_indptr, table_indices, table_data)):
+            raise ValueError("the vocabulary's character table must be read-only")
+        self.token_starts = np.array(token_starts, np.int64)
+        self.ids = np.array(ids, np.int64)
+        self.unknown_rows = np.array(unknown_rows, np.int64)
+        self.table_indptr, self.table_indices, self.table_data = table_indptr, table_indices, table_data
+        self.oov_indptr = np.array(oov_indptr, np.int64)
+        self.oov_indices = np.array(oov_indices, np.int32)
+        self.oov_data = np.array(oov_data, np.float64)
+        self.n_rows = self.token_starts.shape[0] - 1
+        self.n_entries = self._check()
+
+    cdef Py_ssize_t _check(self) except -1:
+        cdef Py_ssize_t n_tokens = self.ids.shape[0], total = 0, r, t
+        if (self.n_rows < 0 or self.token_starts[0] != 0 or self.token_starts[self.n_rows] != n_tokens
+                or self.unknown_rows.shape[0] != n_tokens):
+            raise ValueError("token_starts, ids and unknown_rows do not describe the same tokens")
+        for r in range(self.n_rows):
+            if self.token_starts[r] > self.token_starts[r + 1]:
+                raise ValueError("token_starts must not decrease")
+        if (self.table_indices.shape[0] != self.table_data.shape[0]
+                or self.oov_indices.shape[0] != self.oov_data.shape[0]):
+            raise ValueError("a table's columns and counts differ in length")
+        # Only the table rows this batch reads are checked: the vocabulary's table is large.
+        for t in range(n_tokens):
+            if self.ids[t] >= 0:
+                if self.ids[t] >= self.table_indptr.shape[0] - 1:
+                    raise ValueError("a token id is outside the vocabulary table")
+                total += _row_length(self.table_indptr, self.ids[t], self.table_indices.shape[0])
+            else:
+                if not 0 <= self.unknown_rows[t] < self.oov_indptr.shape[0] - 1:
+                    raise ValueError("an unknown token has no row in the table of unknown words")
+                total += _row_length(self.oov_indptr, self.unknown_rows[t], self.oov_indices.shape[0])
+        return total
+
+    cdef inline Py_ssize_t row_of(self, Py_ssize_t t, const int64_t** indptr, const int32_t** indices,
+                                  const double** data) noexcept:
+        """Point at token ``t``'s table and return its row there."""
+        if self.ids[t] >= 0:
+            indptr[0], indices[0], data[0] = &self.table_indptr[0], &self.table_indices[0], &self.table_data[0]
+            return self.ids[t]
+        indptr[0], indices[0], data[0] = &self.oov_indptr[0], &self.oov_indices[0], &self.oov_data[0]
+        return self.unknown_rows[t]
+
+
+def char_block(CharTables tables not None, const double[::1] idf, double weight, int32_t[::1] slots):
+    """Character n-gram counts and sublinear TF-IDF values, L2-normalised per text. ``slots`` is
+    scratch as long as the vocabulary, all -1, and left so.
+
+    Returns ``(rows, columns, counts, values, row_starts)``: one entry per (text, n-gram), in
+    order of first appearance within each text, text ``r`` owning entries
+    ``row_starts[r]:row_starts[r + 1]``.
+    """
+    cdef Py_ssize_t t, e, nnz = 0, row_start, s, r, table_row, total = tables.n_entries
     cdef int64_t column
     cdef const int64_t* indptr
     cdef const int32_t* indices
     cdef const double* data
     cdef Py_ssize_t n_columns = min(slots.shape[0], idf.shape[0])
-    if n_rows < 0 or token_starts[0] != 0 or token_starts[n_rows] != n_tokens or unknown_rows.shape[0] != n_tokens:
-        raise ValueError("token_starts, ids and unknown_rows do not describe the same tokens")
-    for r in range(n_rows):
-        if token_starts[r] > token_starts[r + 1]:
-            raise ValueError("token_starts must not decrease")
-    if table_indices.shape[0] != table_data.shape[0] or oov_indices.shape[0] != oov_data.shape[0]:
-        raise ValueError("a table's columns and counts differ in length")
-    # Only the table rows this batch reads are checked: the vocabulary's table is large.
-    for t in range(n_tokens):
-        if ids[t] >= 0:
-            if ids[t] >= table_indptr.shape[0] - 1:
-                raise ValueError("a token id is outside the vocabulary table")
-            total += _row_length(table_indptr, ids[t], table_indices.shape[0])
-        else:
-            if not 0 <= unknown_rows[t] < oov_indptr.shape[0] - 1:
-                raise ValueError("an unknown token has no row in the table of unknown words")
-            total += _row_length(oov_indptr, unknown_rows[t], oov_indices.shape[0])
     rows_array = np.empty(total, np.int64)
     columns_array = np.empty(total, np.int64)
     counts_array = np.empty(total, np.float64)
     values_array = np.empty(total, np.float64)
-    entry_starts_array = np.empty(n_tokens + 1, np.int64)
-    entry_slots_array = np.empty(total, np.int64)
-    entry_counts_array = np.empty(total, np.float64)
-    cdef int64_t[::1] rows = rows_array, columns = columns_array
+    row_starts_array = np.empty(tables.n_rows + 1, np.int64)
+    cdef int64_t[::1] rows = rows_array, columns = columns_array, row_starts = row_starts_array
     cdef double[::1] counts = counts_array, values = values_array
-    cdef int64_t[::1] entry_starts = entry_starts_array, entry_slots = entry_slots_array
-    cdef double[::1] entry_counts = entry_counts_array
-    for r in range(n_rows):
-        row_start = nnz
-        for t in range(token_starts[r], token_starts[r + 1]):
-            entry_starts[t] = k
-            # Pointers, not memoryview slices: assigning a slice per token costs a reference count.
-            if ids[t] >= 0:
-                indptr, indices, data, table_row = &table_indptr[0], &table_indices[0], &table_data[0], ids[t]
-            else:
-                indptr, indices, data, table_row = &oov_indptr[0], &oov_indices[0], &oov_data[0], unknown_rows[t]
+    for r in range(tables.n_rows):
+        row_start = row_starts[r] = nnz
+        for t in range(tables.token_starts[r], tables.token_starts[r + 1]):
+            table_row = tables.row_of(t, &indptr, &indices, &data)
             for e in range(indptr[table_row], indptr[table_row + 1]):
                 column = indices[e]
                 if not 0 <= column < n_columns:
@@ -101,20 +119,73 @@ def char_block(
                     counts[s] = 0.0
                     nnz += 1
                 counts[s] += data[e]
-                entry_slots[k] = s
-                entry_counts[k] = data[e]
-                k += 1
         _weigh_row(columns, counts, values, idf, weight, slots, row_start, nnz)
-    entry_starts[n_tokens] = k
-    return (
-        rows_array[:nnz],
-        columns_array[:nnz],
-        counts_array[:nnz],
-        values_array[:nnz],
-        entry_starts_array,
-        entry_slots_array,
-        entry_counts_array,
-    )
+    row_starts[tables.n_rows] = nnz
+    return rows_array[:nnz], columns_array[:nnz], counts_array[:nnz], values_array[:nnz], row_starts_array
+
+
+def char_occurrences(
+    CharTables tables not None,
+    const int64_t[::1] block_columns,
+    const double[::1] block_counts,
+    const double[::1] block_values,
+    const int64_t[::1] row_starts,
+    const int64_t[::1] wanted,
+    int32_t[::1] slots,
+):
+    """Every character n-gram of every token of the texts ``wanted`` (ascending), for
+    explanations: (text, column, token's place in its text, count in the token, value in the
+    text, count in the text), tokens in order and each token's n-grams in table order.
+
+    ``block_*`` and ``row_starts`` are what :func:`char_block` returned for ``tables``;
+    ``slots`` is scratch as there.
+    """
+    cdef Py_ssize_t n_entries = block_columns.shape[0], total = 0, t, e, k = 0, s, w, r, table_row
+    cdef int64_t column
+    cdef const int64_t* indptr
+    cdef const int32_t* indices
+    cdef const double* data
+    if (row_starts.shape[0] != tables.n_rows + 1 or row_starts[0] != 0 or row_starts[tables.n_rows] != n_entries
+            or block_counts.shape[0] != n_entries or block_values.shape[0] != n_entries):
+        raise ValueError("the character block does not belong to these texts")
+    for w in range(wanted.shape[0]):
+        r = wanted[w]
+        if not (0 <= r < tables.n_rows and (w == 0 or wanted[w - 1] < r) and row_starts[r] <= row_starts[r + 1]):
+            raise ValueError("wanted texts must be ascending rows of the block")
+        for s in range(row_starts[r], row_starts[r + 1]):
+            if not 0 <= block_columns[s] < slots.shape[0]:
+                raise ValueError("a character n-gram column is outside the scratch")
+        for t in range(tables.token_starts[r], tables.token_starts[r + 1]):
+            table_row = tables.row_of(t, &indptr, &indices, &data)
+            total += indptr[table_row + 1] - indptr[table_row]
+    out_rows_array = np.empty(total, np.int64)
+    out_columns_array = np.empty(total, np.int64)
+    positions_array = np.empty(total, np.int64)
+    token_counts_array = np.empty(total, np.float64)
+    values_array = np.empty(total, np.float64)
+    totals_array = np.empty(total, np.float64)
+    cdef int64_t[::1] out_rows = out_rows_array, out_columns = out_columns_array, positions = positions_array
+    cdef double[::1] token_counts = token_counts_array, values = values_array, totals = totals_array
+    for w in range(wanted.shape[0]):
+        r = wanted[w]
+        for s in range(row_starts[r], row_starts[r + 1]):
+            slots[block_columns[s]] = s - row_starts[r]
+        for t in range(tables.token_starts[r], tables.token_starts[r + 1]):
+            table_row = tables.row_of(t, &indptr, &indices, &data)
+            for e in range(indptr[table_row], indptr[table_row + 1]):
+                column = indices[e]
+                s = slots[column] if 0 <= column < slots.shape[0] else -1
+                if s < 0:
+                    for s in range(row_starts[r], row_starts[r + 1]):
+                        slots[block_columns[s]] = -1
+                    raise ValueError("a token's character n-gram is not in its text's block")
+                s += row_starts[r]
+                out_rows[k], out_columns[k], positions[k] = r, column, t - tables.token_starts[r]
+                token_counts[k], values[k], totals[k] = data[e], block_values[s], block_counts[s]
+                k += 1
+        for s in range(row_starts[r], row_starts[r + 1]):
+            slots[block_columns[s]] = -1
+    return out_rows_array, out_columns_array, positions_array, token_counts_array, values_array, totals_array
 
 
 # 1 + log(count) for the small whole counts that nearly every n-gram has: a log call costs

@@ -347,7 +347,7 @@ class ClaimVectorizer:
             )
         if analysis.chars is not None:
             char_rows, columns, positions, counts, values, totals = analysis.chars.occurrences(
-                analysis.batch, position >= 0
+                np.flatnonzero(position >= 0)
             )
             parts.append(
                 (

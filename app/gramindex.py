@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from app._kernels import char_block, flatten_tokens, occurrence_block, word_grams
+from app._kernels import CharTables, char_block, char_occurrences, flatten_tokens, occurrence_block, word_grams
 
 __all__ = ["CharFeatures", "GramIndex", "TokenBatch", "WordFeatures", "char_grams", "offsets_within"]
 
@@ -75,35 +75,25 @@ CharTable = tuple[Any, Any, Any]  # CSR arrays (row pointers, columns, counts): 
 
 @dataclass(frozen=True, slots=True)
 class CharFeatures:
-    """The character n-gram block of a batch. Parallel arrays with one entry per (text, n-gram):
-    ``rows``, ``columns``, ``counts`` and the TF-IDF ``values``. Then per token ``t``, its
-    n-grams ``entry_starts[t]:entry_starts[t + 1]``: the entry each went to, and its count in
-    the token."""
+    """The character n-gram block of a batch: parallel arrays with one entry per (text, n-gram),
+    ``rows``, ``columns``, ``counts`` and the TF-IDF ``values``, text ``r`` owning entries
+    ``row_starts[r]:row_starts[r + 1]``; and the tables the tokens' n-grams were read from,
+    which :meth:`occurrences` reads again for the few texts that are explained."""
 
     rows: Any
     columns: Any
     counts: Any
     values: Any
-    entry_starts: Any
-    entry_slots: Any
-    entry_counts: Any
+    row_starts: Any
+    tables: CharTables
+    index: GramIndex
 
-    def occurrences(self, batch: TokenBatch, wanted_rows: Any) -> tuple[Any, Any, Any, Any, Any, Any]:
+    def occurrences(self, wanted_rows: Any) -> tuple[Any, Any, Any, Any, Any, Any]:
         """(text, column, token position, count in the token, value, count in the text) of every
-        character n-gram of every token of the texts marked in the boolean ``wanted_rows``."""
-        tokens = np.flatnonzero(wanted_rows[batch.rows])
-        firsts = self.entry_starts[tokens]
-        lengths = self.entry_starts[tokens + 1] - firsts
-        entries = np.repeat(firsts, lengths) + offsets_within(lengths)
-        slots = self.entry_slots[entries]
-        return (
-            self.rows[slots],
-            self.columns[slots],
-            np.repeat(batch.positions[tokens], lengths),
-            self.entry_counts[entries],
-            self.values[slots],
-            self.counts[slots],
-        )
+        character n-gram of every token of the texts ``wanted_rows`` (ascending)."""
+        scratch = self.index._scratch("chars", len(self.index.char_vocabulary))
+        block = (self.columns, self.counts, self.values, self.row_starts)
+        return char_occurrences(self.tables, *block, wanted_rows, scratch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,14 +178,13 @@ class GramIndex:
         return WordOccurrences(rows, features, firsts, widths)
 
     def char_features(self, batch: TokenBatch, idf: Any, weight: float) -> CharFeatures:
-        """Each text's character n-gram counts and TF-IDF values, and which token put what where."""
+        """Each text's character n-gram counts and TF-IDF values."""
         assert self.char_table is not None
         oov = self._batch_unknown_table(batch)
+        tables = CharTables(batch.starts, batch.ids, batch.unknown_rows, *self.char_table, *oov)
         scratch = self._scratch("chars", len(self.char_vocabulary))
-        rows, columns, counts, values, entry_starts, entry_slots, entry_counts = char_block(
-            batch.starts, batch.ids, batch.unknown_rows, *self.char_table, *oov, idf, weight, scratch
-        )
-        return CharFeatures(rows, columns, counts, values, entry_starts, entry_slots, entry_counts)
+        rows, columns, counts, values, row_starts = char_block(tables, idf, weight, scratch)
+        return CharFeatures(rows, columns, counts, values, row_starts, tables, self)
 
     def word_features(self, batch: TokenBatch, words: WordOccurrences, idf: Any, weight: float) -> WordFeatures:
         """Each text's word gram counts and TF-IDF values, and the entry each occurrence counts in."""
@@ -279,9 +268,13 @@ class GramIndex:
 
 
 def _char_table_of(indptr: Any, indices: Any, data: Any) -> CharTable:
-    """The dtypes the kernel reads: int64 row pointers, int32 columns, float64 counts."""
-    return (
+    """The dtypes the kernel reads (int64 row pointers, int32 columns, float64 counts), read-only:
+    :class:`app._kernels.CharTables` checks a batch against a table once and trusts it after."""
+    table = (
         np.ascontiguousarray(indptr, np.int64),
         np.ascontiguousarray(indices, np.int32),
         np.ascontiguousarray(data, np.float64),
     )
+    for array in table:
+        array.flags.writeable = False
+    return table

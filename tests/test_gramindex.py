@@ -72,7 +72,7 @@ def test_char_occurrences_cover_only_the_wanted_texts() -> None:
     index = vectorizer.index
     batch = index.batch([["drops"], ["nausea", "tinnitusz"]])
     chars = index.char_features(batch, vectorizer.char_idf_, 1.0)
-    rows, columns, positions, counts, values, totals = chars.occurrences(batch, np.array([False, True]))
+    rows, columns, positions, counts, values, totals = chars.occurrences(np.array([1]))
     assert set(rows.tolist()) == {1}
     assert set(positions.tolist()) == {0, 1}  # the unknown word still has known character n-grams
     assert counts.sum() == sum(

@@ -11,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app._kernels import (
+    CharTables,
     char_block,
+    char_occurrences,
     decide,
     evidence_scores,
     flatten_tokens,
@@ -26,10 +28,13 @@ N_COLUMNS = 12
 
 
 def _table(rows: list[dict[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR arrays, read-only as CharTables wants the vocabulary's."""
     indptr = np.zeros(len(rows) + 1, np.int64)
     np.cumsum([len(row) for row in rows], out=indptr[1:])
     indices = np.array([c for row in rows for c in row], np.int32)
     data = np.array([v for row in rows for v in row.values()], np.float64)
+    for array in (indptr, indices, data):
+        array.flags.writeable = False
     return indptr, indices, data
 
 
@@ -55,29 +60,51 @@ def test_char_block_equals_counting_and_weighting_in_python(
     idf = np.linspace(1.0, 3.0, N_COLUMNS)
     slots = np.full(N_COLUMNS, -1, np.int32)
 
-    rows, columns, counts, values, entry_starts, entry_slots, entry_counts = char_block(
-        starts, ids, unknown_rows, *_table(vocabulary), *_table(unknown), idf, weight, slots
-    )
+    tables = CharTables(starts, ids, unknown_rows, *_table(vocabulary), *_table(unknown))
+    rows, columns, counts, values, row_starts = char_block(tables, idf, weight, slots)
 
     assert (slots == -1).all()
+    assert row_starts[-1] == len(rows)
     position = 0
+    expected_occurrences = []
     for row, text in enumerate(texts):
         expected: Counter[int] = Counter()
-        for _ in text:
+        for place in range(len(text)):
             t = tokens[position]
             grams = vocabulary[t] if t < len(vocabulary) else unknown[t - len(vocabulary)]
             expected.update(grams)
-            # the token's entries point at its own n-grams in its own text
-            mine = slice(entry_starts[position], entry_starts[position + 1])
-            assert rows[entry_slots[mine]].tolist() == [row] * len(grams)
-            assert dict(zip(columns[entry_slots[mine]].tolist(), entry_counts[mine].tolist(), strict=True)) == grams
+            expected_occurrences += [(row, column, place, count) for column, count in grams.items()]
             position += 1
-        in_row = rows == row
+        in_row = slice(row_starts[row], row_starts[row + 1])
+        assert (rows[in_row] == row).all()
         assert dict(zip(columns[in_row].tolist(), counts[in_row].tolist(), strict=True)) == dict(expected)
         if expected:
             raw = (1 + np.log(counts[in_row])) * idf[columns[in_row]]
             np.testing.assert_allclose(values[in_row], weight * raw / np.linalg.norm(raw), rtol=1e-12)
-    assert entry_starts[-1] == len(entry_slots) == len(entry_counts)
+
+    # Explaining every other text: each token's n-grams, with the value and count of their text's entry.
+    wanted = np.arange(0, len(texts), 2, dtype=np.int64)
+    found = char_occurrences(tables, columns, counts, values, row_starts, wanted, slots)
+    assert (slots == -1).all()
+    entry = {(r, c): (v, n) for r, c, v, n in zip(rows.tolist(), columns.tolist(), values.tolist(), counts.tolist(),
+                                                   strict=True)}  # fmt: skip
+    assert list(zip(*(column.tolist() for column in found), strict=True)) == [
+        (row, column, place, count, *entry[row, column])
+        for row, column, place, count in expected_occurrences
+        if row % 2 == 0
+    ]
+
+
+def test_char_occurrences_refuse_texts_out_of_order_or_outside_the_block() -> None:
+    tables = CharTables(np.array([0, 1, 2]), np.array([0, 0]), np.array([-1, -1]), *_table([{1: 2}]), *_table([]))
+    slots = np.full(N_COLUMNS, -1, np.int32)
+    _, columns, counts, values, row_starts = char_block(tables, np.ones(N_COLUMNS), 1.0, slots)
+    for wanted in ([1, 0], [2], [0, 0]):
+        with pytest.raises(ValueError, match="ascending rows"):
+            char_occurrences(tables, columns, counts, values, row_starts, np.array(wanted, np.int64), slots)
+    with pytest.raises(ValueError, match="does not belong"):
+        char_occurrences(tables, columns, counts, values, row_starts[:2], np.array([0], np.int64), slots)
+    assert (slots == -1).all()
 
 
 def _one_text(ids: list[int], unknown_rows: list[int]) -> dict[str, np.ndarray]:
@@ -102,18 +129,19 @@ def test_char_block_refuses_indices_out_of_range_and_leaves_the_scratch_clean(
 ) -> None:
     slots = np.full(N_COLUMNS, -1, np.int32)
     with pytest.raises(ValueError, match=message):
-        char_block(*tokens.values(), *_table(vocabulary), *_table([]), np.ones(N_COLUMNS), 1.0, slots)
+        char_block(CharTables(*tokens.values(), *_table(vocabulary), *_table([])), np.ones(N_COLUMNS), 1.0, slots)
     assert (slots == -1).all()
 
 
-def test_char_block_refuses_row_pointers_past_the_entries() -> None:
-    indptr, indices, data = _table([{0: 1}])
+def test_char_tables_refuse_row_pointers_past_the_entries_and_a_writable_vocabulary_table() -> None:
+    indptr, indices, data = (array.copy() for array in _table([{0: 1}]))
     indptr[1] = 9
+    for array in (indptr, indices, data):
+        array.flags.writeable = False
     with pytest.raises(ValueError, match="row pointers"):
-        char_block(
-            *_one_text([0], [-1]).values(), indptr, indices, data, *_table([]), np.ones(N_COLUMNS), 1.0,
-            np.full(N_COLUMNS, -1, np.int32),
-        )  # fmt: skip
+        CharTables(*_one_text([0], [-1]).values(), indptr, indices, data, *_table([]))
+    with pytest.raises(ValueError, match="must be read-only"):
+        CharTables(*_one_text([0], [-1]).values(), *(a.copy() for a in _table([{0: 1}])), *_table([]))
 
 
 @settings(max_examples=100, deadline=None)
