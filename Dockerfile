@@ -2,7 +2,7 @@
 #   docker build -t claimscan .
 #   docker run --rm -p 8000:8000 -e CLAIMSCAN_WORKERS=2 claimscan
 
-# Build stage: the wheel, with the compiled kernels (app/_kernels.pyx), made where there is a C compiler.
+# Build stage: the wheel, with the compiled modules (app/_kernels.pyx, app/_splitter.pyx), made where there is a C compiler.
 # The full image of the same Python has gcc; none of it reaches the image below.
 FROM python:3.11.14-bookworm AS build
 WORKDIR /src

@@ -1,7 +1,9 @@
-"""app/_kernels.pyx: the compiled loops agree with plain numpy, and refuse indices out of range."""
+"""app/_kernels.pyx: the compiled loops agree with plain numpy, and refuse indices out of range; and every
+compiled module is built from its current source."""
 
 from __future__ import annotations
 
+import importlib
 from collections import Counter
 from pathlib import Path
 
@@ -352,12 +354,12 @@ def test_word_grams_refuse_ids_and_key_runs_outside_their_tables() -> None:
         word_grams(np.array([1, 2], np.int64), starts, kinds, *tables, first_starts, *scope)
 
 
-def test_the_compiled_kernels_are_built_from_the_current_source() -> None:
-    import app._kernels as kernels
-
-    source = Path(kernels.__file__).with_name("_kernels.pyx")
+@pytest.mark.parametrize("module", ["app._kernels", "app._splitter"])
+def test_the_compiled_modules_are_built_from_the_current_source(module: str) -> None:
+    compiled = Path(importlib.import_module(module).__file__ or "")
+    source = compiled.parent / (module.rsplit(".", 1)[1] + ".pyx")
     if not source.exists():
         pytest.skip("installed from a wheel: no source beside the module")
-    assert Path(kernels.__file__).stat().st_mtime >= source.stat().st_mtime, (
-        "app/_kernels.pyx changed after the module was built: run `make install` (or pip install -e .)"
+    assert compiled.stat().st_mtime >= source.stat().st_mtime, (
+        f"{source.name} changed after the module was built: run `make install` (or pip install -e .)"
     )

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.text import _URL_START, _find_url, split_sentences, utf16_offsets
+from app._splitter import find_url
+from app.text import _RULES, _URL_START, split_sentences, utf16_offsets
 
 
 def sentences(text: str) -> list[str]:
@@ -280,5 +281,12 @@ def test_url_search_by_find_equals_the_case_insensitive_regex(text: str, data: s
     block = lowered if len(lowered) == end - start else None
     for position in range(start, end + 1):
         expected = _URL_START.search(text, position, end)
-        found = _find_url(text, block, position, start, end)
+        found = find_url(text, block, position, start, end, _RULES)
         assert (found.span() if found else None) == (expected.span() if expected else None)
+
+
+def test_url_search_refuses_offsets_outside_the_text_or_the_block() -> None:
+    with pytest.raises(ValueError, match="position must lie"):
+        find_url("www.example.com", None, 9, 0, 4, _RULES)
+    with pytest.raises(ValueError, match="position must lie"):
+        find_url("www.example.com", "www.", 0, 0, 8, _RULES)
