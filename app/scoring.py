@@ -15,7 +15,7 @@ from app import API_VERSION
 from app.markup import Format, Visible, extract_visible
 from app.model import ClaimModel, EvidenceSpan
 from app.taxonomy import LABEL_IDS, Taxonomy
-from app.text import split_sentences, utf16_offsets
+from app.text import has_astral, split_sentences, utf16_offsets
 
 __all__ = ["CLAIM_LABELS", "DocumentRequest", "Scorer"]
 
@@ -152,7 +152,8 @@ class Scorer:
         request = doc.request
         wanted = set(request.labels) if request.labels is not None else set(LABEL_IDS)
         wanted_indices = _wanted_labels(request)
-        source_spans = [doc.visible.to_source(a, b) for a, b in doc.spans]
+        visible = doc.visible
+        source_spans = doc.spans if visible.starts is None else [visible.to_source(a, b) for a, b in doc.spans]
         sentence_rows: list[dict[str, Any]] = []
         pending_offsets: list[int] = []  # every offset in the body, translated to UTF-16 in one pass
         for index, ((start, end), sentence) in enumerate(zip(source_spans, doc.sentences, strict=True)):
@@ -172,7 +173,7 @@ class Scorer:
                 visible_start = doc.spans[index][0]
                 for label_index, phrases in zip(label_indices, evidence_lists, strict=True):
                     row["flags"].append(
-                        self._flag(doc.visible, visible_start, sentence, label_index, probabilities[index], phrases)
+                        self._flag(visible, visible_start, sentence, label_index, probabilities[index], phrases)
                     )
                     for item in row["flags"][-1]["evidence"]:
                         pending_offsets += [item["start"], item["end"]]
@@ -256,6 +257,8 @@ def _wanted_labels(request: DocumentRequest) -> frozenset[int]:
 
 
 def _fill_utf16(source: str, sentences: list[dict[str, Any]], offsets: list[int]) -> None:
+    if not has_astral(source):
+        return  # every UTF-16 offset already equals its code-point offset
     translated = iter(utf16_offsets(source, offsets))
     for row in sentences:
         row["start_utf16"], row["end_utf16"] = next(translated), next(translated)

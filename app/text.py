@@ -17,7 +17,7 @@ import re
 
 from app._splitter import _Rules, split_spans
 
-__all__ = ["Span", "split_sentences", "utf16_offsets"]
+__all__ = ["Span", "has_astral", "split_sentences", "utf16_offsets"]
 
 Span = tuple[int, int]
 
@@ -118,9 +118,15 @@ def split_sentences(text: str) -> list[Span]:
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # characters that take two UTF-16 code units
 
 
+def has_astral(text: str) -> bool:
+    """Whether some character of ``text`` takes two UTF-16 code units, so that its UTF-16 offsets
+    differ from its code-point offsets."""
+    return not text.isascii() and _ASTRAL.search(text) is not None
+
+
 def utf16_offsets(text: str, offsets: list[int]) -> list[int]:
     """Translate code-point offsets into UTF-16 code-unit offsets (for JavaScript editors)."""
-    if text.isascii() or not _ASTRAL.search(text):
+    if not has_astral(text):
         return list(offsets)
     astral_before = [0] * (len(text) + 1)
     count = 0

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app._splitter import find_url
-from app.text import _RULES, _URL_START, split_sentences, utf16_offsets
+from app.text import _RULES, _URL_START, has_astral, split_sentences, utf16_offsets
 
 
 def sentences(text: str) -> list[str]:
@@ -183,6 +183,7 @@ def test_adversarial_inputs_finish(text: str) -> None:
 )
 def test_utf16_offsets(text: str, offsets: list[int], expected: list[int]) -> None:
     assert utf16_offsets(text, offsets) == expected
+    assert has_astral(text) == (expected != offsets)
 
 
 # --- Properties ------------------------------------------------------------------------------
