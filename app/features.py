@@ -333,7 +333,8 @@ class ClaimVectorizer:
             cue_rows, cues, firsts, widths = analysis.cues.evidence(position >= 0)
             cue_offset = len(self.word_vocabulary_) + len(self.char_vocabulary_)
             # a cue's value is its weight, shared by all the phrases of it that the text holds
-            _, inverse, per_cue = np.unique(cue_rows * (cue_offset + 1) + cues, return_inverse=True, return_counts=True)
+            pairs = list(zip(cue_rows.tolist(), cues.tolist(), strict=True))  # a few dozen: a Counter beats np.unique
+            phrases_per_cue = Counter(pairs)
             parts.append(
                 (
                     position[cue_rows],
@@ -342,7 +343,7 @@ class ClaimVectorizer:
                     widths,
                     np.ones(len(cue_rows)),
                     np.full(len(cue_rows), self.config.cue_weight),
-                    per_cue[inverse].astype(float),
+                    np.array([phrases_per_cue[pair] for pair in pairs], np.float64),
                 )
             )
         if analysis.chars is not None:
