@@ -533,9 +533,9 @@ def flatten_tokens(list token_lists, dict token_ids, const int8_t[::1] kind_by_i
     (0 none, 1 hedge, 2 negation) is ``kind_by_id[id]``, or ``kinds.get(word, 0)`` for a word
     outside the vocabulary.
 
-    Returns ``(tokens, ids, rows, positions, remaining, starts, lengths, unknown_words,
-    unknown_rows, token_kinds)``: per token its id (-1 outside the vocabulary), text, place in
-    its text and tokens left in its text (itself included); per text where its tokens start
+    Returns ``(tokens, ids, rows, remaining, starts, lengths, unknown_words, unknown_rows,
+    token_kinds)``: per token its id (-1 outside the vocabulary), text and tokens left in its
+    text (itself included); per text where its tokens start
     (plus the total) and how many it has; the batch's words outside the vocabulary, each once
     in order of first appearance, and per token its place in that list (-1 for vocabulary
     words); and per token its scope kind.
@@ -548,13 +548,12 @@ def flatten_tokens(list token_lists, dict token_ids, const int8_t[::1] kind_by_i
         n += len(token_list)
     ids_array = np.empty(n, np.int64)
     rows_array = np.empty(n, np.int64)
-    positions_array = np.empty(n, np.int64)
     remaining_array = np.empty(n, np.int64)
     unknown_rows_array = np.empty(n, np.int64)
     kinds_array = np.empty(n, np.int8)
     starts_array = np.empty(n_rows + 1, np.int64)
     lengths_array = np.empty(n_rows, np.int64)
-    cdef int64_t[::1] ids = ids_array, rows = rows_array, positions = positions_array
+    cdef int64_t[::1] ids = ids_array, rows = rows_array
     cdef int64_t[::1] remaining = remaining_array, unknown_rows = unknown_rows_array
     cdef int64_t[::1] starts = starts_array, lengths = lengths_array
     cdef int8_t[::1] token_kinds = kinds_array
@@ -580,13 +579,13 @@ def flatten_tokens(list token_lists, dict token_ids, const int8_t[::1] kind_by_i
                 if not 0 <= token_id < n_ids:
                     raise ValueError("a token id is outside the table of scope kinds")
                 ids[k], unknown_rows[k], token_kinds[k] = token_id, -1, kind_by_id[token_id]
-            rows[k], positions[k], remaining[k] = r, p, length - p
+            rows[k], remaining[k] = r, length - p
             k += 1
     if k != n:
         raise ValueError("the token lists changed while they were flattened")
     starts[n_rows] = k
     return (
-        tokens, ids_array, rows_array, positions_array, remaining_array, starts_array, lengths_array,
+        tokens, ids_array, rows_array, remaining_array, starts_array, lengths_array,
         list(unknown), unknown_rows_array, kinds_array,
     )
 

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from app._kernels import CharTables, char_block, char_occurrences, flatten_tokens, occurrence_block, word_grams
 
-__all__ = ["CharFeatures", "GramIndex", "TokenBatch", "WordFeatures", "char_grams", "offsets_within"]
+__all__ = ["CharFeatures", "GramIndex", "TokenBatch", "WordFeatures", "char_grams"]
 
 MAX_CHAR_WORD = 30  # longer "words" are URLs or junk; their character n-grams only add noise and time
 SCOPE = 4  # tokens after a hedge or negation that fall in its scope
@@ -46,13 +46,6 @@ def char_grams(token: str, sizes: tuple[int, int]) -> list[str]:
     return [padded[i : i + n] for n in range(low, high + 1) for i in range(len(padded) - n + 1)]
 
 
-def offsets_within(widths: Any) -> Any:
-    """0, 1, ..., w-1 for each width w, concatenated."""
-    total = int(widths.sum())
-    starts = np.repeat(np.cumsum(widths) - widths, widths)
-    return np.arange(total) - starts
-
-
 @dataclass(frozen=True, slots=True)
 class TokenBatch:
     """The tokens of a batch of texts, flattened: text ``i`` owns ``tokens[starts[i]:starts[i + 1]]``."""
@@ -60,7 +53,6 @@ class TokenBatch:
     tokens: list[str]
     ids: Any  # token id of each token in the vocabulary, -1 where unknown
     rows: Any  # text of each token
-    positions: Any  # index of each token within its text
     remaining: Any  # tokens from this one to the end of its text, itself included
     starts: Any
     lengths: Any

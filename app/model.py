@@ -27,8 +27,8 @@ _RUN_FLOOR = 0.2  # a token joins an evidence run when it carries 20% of the str
 
 class EvidenceSpan(NamedTuple):
     """A phrase of the sentence, as code-point offsets into it, and its summed contribution.
-    A named tuple: explanations make dozens per document, and a frozen dataclass costs three
-    times as much to build."""
+    A named tuple: explanations make dozens per document, and a frozen dataclass costs nearly
+    twice as much to build."""
 
     start: int
     end: int

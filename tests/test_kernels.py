@@ -294,13 +294,12 @@ def test_occurrence_block_refuses_rows_and_features_out_of_range(row: int, featu
 def test_flatten_tokens_numbers_every_token_and_its_text() -> None:
     ids = {"cure": 1, "may": 0, "pain": 2}
     kind_by_id = np.array([1, 0, 0], np.int8)
-    tokens, token_ids, rows, positions, remaining, starts, lengths, unknown, unknown_rows, kinds = flatten_tokens(
+    tokens, token_ids, rows, remaining, starts, lengths, unknown, unknown_rows, kinds = flatten_tokens(
         [["may", "cure", "zzz"], [], ["nor", "zzz", "pain"]], ids, kind_by_id, {"nor": 2}
     )
     assert tokens == ["may", "cure", "zzz", "nor", "zzz", "pain"]
     assert token_ids.tolist() == [0, 1, -1, -1, -1, 2]
     assert rows.tolist() == [0, 0, 0, 2, 2, 2]
-    assert positions.tolist() == [0, 1, 2, 0, 1, 2]
     assert remaining.tolist() == [3, 2, 1, 3, 2, 1]
     assert (starts.tolist(), lengths.tolist()) == ([0, 3, 3, 6], [3, 0, 3])
     assert (unknown, unknown_rows.tolist()) == (["zzz", "nor"], [-1, -1, 0, 1, 0, -1])
