@@ -23,6 +23,7 @@ __all__ = [
     "load_articles",
     "machine_cpu_seconds",
     "percentile",
+    "target_article",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +41,14 @@ class Article:
     @property
     def words(self) -> int:
         return len(self.text.split())
+
+
+TARGET_WORDS = 1_000  # issue #5 sets its latency targets for "a 1,000-word article"
+
+
+def target_article(articles: Sequence[Article]) -> Article:
+    """The article the latency targets are judged on: the one nearest 1,000 words (the longer on a tie)."""
+    return min(articles, key=lambda article: (abs(article.words - TARGET_WORDS), -article.words))
 
 
 def load_articles(directory: Path | None = None) -> tuple[Path, list[Article]]:

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import orjson
 
-from bench._common import CLOCK_TICKS, MODELS_DIR, ROOT, Article, machine_cpu_seconds, percentile
+from bench._common import CLOCK_TICKS, MODELS_DIR, ROOT, Article, machine_cpu_seconds, percentile, target_article
 from bench.wire import WireClient, WireError
 
 __all__ = [
@@ -460,7 +460,7 @@ async def _single_worker_phases(
                 latency = await _phase(
                     "POST /score, 1 worker",
                     server,
-                    _score_request(articles),
+                    _score_request([target_article(articles)]),
                     1,
                     options,
                     seconds=options.latency_cap_s,
@@ -488,10 +488,9 @@ async def _multi_worker_phases(
         for concurrency in options.throughput_concurrency:
             phase = await _phase(f"GET /healthz, {workers} workers", server, _healthz, concurrency, options)
             phases[f"healthz_c{concurrency}"] = asdict(phase)
+        score = _score_request([target_article(articles)])  # the targets are for a 1,000-word article
         for concurrency in options.throughput_concurrency:
-            phase = await _phase(
-                f"POST /score, {workers} workers", server, _score_request(articles), concurrency, options
-            )
+            phase = await _phase(f"POST /score, {workers} workers", server, score, concurrency, options)
             phases[f"score_c{concurrency}"] = asdict(phase)
         count = options.batch_documents
         phase = await _phase(

@@ -6,7 +6,10 @@ Phases, in order: in-process scoring (:mod:`bench.inprocess`); HTTP against real
 servers on loopback (:mod:`bench.http`): cold starts and /score latency at concurrency 1 with
 one worker, then /healthz, /score and /score/batch throughput with two workers, and resident
 memory per worker; finally one training run into a temporary models directory. Every figure
-is measured in this run; the targets are the issue's, and the table says which are met.
+is measured in this run; the targets are the issue's, and the table says which are met. The
+latency targets are judged on one article, as the issue sets them: the one nearest 1,000 words
+(:func:`bench._common.target_article`), which is also the only article of the /score throughput
+phases; all articles are timed in-process, and the batches mix them.
 
 Cold starts are timed twice: with the environment as it is (the bytecode that installing wrote:
 the Makefile and the Docker image compile it at install time, since PYTHONDONTWRITEBYTECODE stops
@@ -35,7 +38,7 @@ from typing import Any
 
 import orjson
 
-from bench._common import ROOT, load_articles
+from bench._common import ROOT, load_articles, target_article
 from bench.http import HttpOptions, run_http
 from bench.inprocess import load_scorer, measure
 
@@ -130,8 +133,13 @@ def time_training(log_dir: Path) -> dict[str, Any]:
     return {"seconds": seconds, "returncode": returncode, "versions_written": written, "log_tail": tail}
 
 
+def _target_article(results: dict[str, Any]) -> dict[str, Any]:
+    """The in-process figures of the article the latency targets are judged on."""
+    articles: list[dict[str, Any]] = results["in_process"]["articles"]
+    return next(article for article in articles if article["name"] == results["target_article"])
+
+
 def targets(results: dict[str, Any]) -> list[Target]:
-    in_process = results["in_process"]
     single = results["http"]["single_worker"]
     multi = results["http"]["multi_worker"]
     phases = multi["phases"]
@@ -140,7 +148,7 @@ def targets(results: dict[str, Any]) -> list[Target]:
     first = min(multi_c for multi_c in results["http"]["options"]["throughput_concurrency"])
     rss = [m["rss_mb"] for m in multi["memory_after_load"]] + [m["rss_mb"] for m in single["memory"]]
     return [
-        Target("in-process median ms", in_process["median_ms"], 3.0, at_most=True, unit="ms"),
+        Target("in-process median ms", _target_article(results)["median_ms"], 3.0, at_most=True, unit="ms"),
         Target("POST /score p50 ms, c=1", c1["p50_ms"], 6.0, at_most=True, unit="ms", errors=c1["errors"]),
         Target("POST /score p99 ms, c=1", c1["p99_ms"], 20.0, at_most=True, unit="ms", errors=c1["errors"]),
         Target(
@@ -237,7 +245,7 @@ def table(results: dict[str, Any], checks: list[Target]) -> str:
     articles = ip["articles"]
     words = [a["words"] for a in articles]
     sentences = [a["sentences"] for a in articles]
-    longest = max(articles, key=lambda a: a["words"])
+    chosen = _target_article(results)
     c1 = single["score_c1"]
     options = results["http"]["options"]
     rows: list[tuple[str, str, str, str]] = [
@@ -265,22 +273,23 @@ def table(results: dict[str, Any], checks: list[Target]) -> str:
             "",
         ),
         (
-            f"in-process score, median ({len(articles)} articles x {ip['repeats']}, explain on)",
-            f"{_ms(ip['median_ms'])} (CPU time {_ms(ip['cpu_median_ms'])}; cores busy: this process "
-            f"{ip['cpu_s'] / ip['wall_s']:.2f}, other {_other(ip):.2f})",
+            f"in-process score, {chosen['name']} ({chosen['words']} words, {chosen['sentences']} sentences: the "
+            f"article nearest 1,000 words), median, explain on",
+            f"{_ms(chosen['median_ms'])} (p99 {_ms(chosen['p99_ms'])})",
             target("in-process median ms"),
             status("in-process median ms"),
         ),
-        ("in-process score, p99", _ms(ip["p99_ms"]), "", ""),
         (
-            f"in-process score, longest article ({longest['words']} words, {longest['sentences']} sentences), median",
-            _ms(longest["median_ms"]),
+            f"in-process score, all {len(articles)} articles x {ip['repeats']}, median",
+            f"{_ms(ip['median_ms'])} (CPU time {_ms(ip['cpu_median_ms'])}; cores busy: this process "
+            f"{ip['cpu_s'] / ip['wall_s']:.2f}, other {_other(ip):.2f})",
             "",
             "",
         ),
+        ("in-process score, all articles, p99", _ms(ip["p99_ms"]), "", ""),
         ("in-process score, median per 1,000 words", _ms(ip["median_ms_per_1000_words"]), "", ""),
         (
-            f"POST /score p50, c=1, 1 worker ({c1['requests']} requests)",
+            f"POST /score p50, c=1, 1 worker ({c1['requests']} requests of the {chosen['words']}-word article)",
             _ms(c1["p50_ms"]) + _errors(c1),
             target("POST /score p50 ms, c=1"),
             status("POST /score p50 ms, c=1"),
@@ -297,7 +306,8 @@ def table(results: dict[str, Any], checks: list[Target]) -> str:
         name = f"POST /score articles/s, c={concurrency}, {workers} workers"
         rows.append(
             (
-                f"POST /score throughput, c={concurrency}, {workers} workers ({options['seconds']:g} s)",
+                f"POST /score throughput, c={concurrency}, {workers} workers ({options['seconds']:g} s, "
+                f"the {chosen['words']}-word article)",
                 f"{phase['rate_per_s']:,.1f} articles/s (p50 {_ms(phase['p50_ms'])}, p99 {_ms(phase['p99_ms'])}; "
                 f"server CPU {_per(phase, phase['requests'])} per article; {_cpu(phase)}){_errors(phase)}",
                 target(name) if name in by_name else "",
@@ -435,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {**machine(), "load_average_start": load_before, "load_average_end": load_average()},
         "model_version": loaded.version,
         "articles_dir": os.path.relpath(directory, ROOT),
+        "target_article": target_article(articles).name,  # the latency targets' "1,000-word article"
         "in_process": in_process,
         "http": http,
         "training": training,
