@@ -46,8 +46,12 @@ def _children(parent: int) -> list[int]:
 
 
 def _sockets(pid: int) -> set[str]:
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
+    inodes: set[str] = set()
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # the process exited (or was reaped) after it was listed: it holds no sockets
+        return inodes
+    for fd in fds:
         try:
             target = os.readlink(fd)
         except OSError:
