@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 
 from app.artifacts import LoadedModel
+from app.model import ClaimModel
 from app.taxonomy import LABEL_IDS
 from training.data import data_files, load_corpus, split_by_group
 
@@ -24,6 +27,17 @@ def test_probabilities_are_monotone_in_the_decision_value(loaded: LoadedModel) -
     assert ((probabilities > 0) & (probabilities < 1)).all()
     order = np.argsort(decisions, axis=0)
     assert (np.diff(np.take_along_axis(probabilities, order, axis=0), axis=0) >= 0).all()
+
+
+def test_coefficients_are_kept_feature_major_without_a_second_copy(loaded: LoadedModel) -> None:
+    rng = np.random.default_rng(0)
+    given = rng.normal(size=(len(LABEL_IDS), 7))  # row-major (labels x features), as training writes it
+    model = loaded.model
+    built = ClaimModel(model.labels, model.vectorizer, given, model.intercept, model.calibration, model.thresholds)
+    for candidate in (model, built, pickle.loads(pickle.dumps(built))):
+        assert candidate.weights.flags.c_contiguous  # (features x labels): one feature's weights side by side
+        assert np.shares_memory(candidate.weights, candidate.coef)  # a view, not a copy
+    np.testing.assert_array_equal(built.coef, given)
 
 
 def test_evidence_spans_are_token_aligned_and_inside_the_sentence(loaded: LoadedModel) -> None:
