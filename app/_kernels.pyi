@@ -19,27 +19,33 @@ class CharTables:
     ) -> None: ...
 
 def char_block(tables: CharTables, idf: Any, weight: float, slots: Any) -> tuple[Any, Any, Any, Any, Any]: ...
-def char_occurrences(
-    tables: CharTables,
-    block_columns: Any,
-    block_counts: Any,
-    block_values: Any,
-    row_starts: Any,
-    wanted: Any,
-    slots: Any,
-) -> tuple[Any, Any, Any, Any, Any, Any]: ...
 def decide(rows: Any, columns: Any, values: Any, weights: Any, intercept: Any, n_rows: int) -> Any: ...
-def evidence_scores(
-    sentences: Any,
-    features: Any,
-    firsts: Any,
-    widths: Any,
-    shares: Any,
-    pair_starts: Any,
-    pair_labels: Any,
-    token_starts: Any,
-    weights: Any,
-) -> Any: ...
+
+class EvidenceTally:
+    scores: Any
+    def __init__(self, positions: Any, pair_starts: Any, pair_labels: Any, token_starts: Any, weights: Any) -> None: ...
+    def add(
+        self,
+        rows: Any,
+        features: Any,
+        firsts: Any,
+        widths: Any,
+        counts: Any,
+        values: Any,
+        totals: Any,
+        feature_offset: int,
+    ) -> None: ...
+    def add_chars(
+        self,
+        tables: CharTables,
+        block_columns: Any,
+        block_counts: Any,
+        block_values: Any,
+        row_starts: Any,
+        slots: Any,
+        column_offset: int,
+    ) -> None: ...
+
 def positive_runs(scores: Any, token_starts: Any, floor: float) -> tuple[Any, Any, Any, Any, Any, Any]: ...
 def find_tokens(text: str, start: int, end: int) -> list[str]: ...
 def token_spans(text: str, tokens: list[str]) -> list[tuple[int, int]]: ...

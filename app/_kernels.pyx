@@ -124,70 +124,6 @@ def char_block(CharTables tables not None, const double[::1] idf, double weight,
     return rows_array[:nnz], columns_array[:nnz], counts_array[:nnz], values_array[:nnz], row_starts_array
 
 
-def char_occurrences(
-    CharTables tables not None,
-    const int64_t[::1] block_columns,
-    const double[::1] block_counts,
-    const double[::1] block_values,
-    const int64_t[::1] row_starts,
-    const int64_t[::1] wanted,
-    int32_t[::1] slots,
-):
-    """Every character n-gram of every token of the texts ``wanted`` (ascending), for
-    explanations: (text, column, token's place in its text, count in the token, value in the
-    text, count in the text), tokens in order and each token's n-grams in table order.
-
-    ``block_*`` and ``row_starts`` are what :func:`char_block` returned for ``tables``;
-    ``slots`` is scratch as there.
-    """
-    cdef Py_ssize_t n_entries = block_columns.shape[0], total = 0, t, e, k = 0, s, w, r, table_row
-    cdef int64_t column
-    cdef const int64_t* indptr
-    cdef const int32_t* indices
-    cdef const double* data
-    if (row_starts.shape[0] != tables.n_rows + 1 or row_starts[0] != 0 or row_starts[tables.n_rows] != n_entries
-            or block_counts.shape[0] != n_entries or block_values.shape[0] != n_entries):
-        raise ValueError("the character block does not belong to these texts")
-    for w in range(wanted.shape[0]):
-        r = wanted[w]
-        if not (0 <= r < tables.n_rows and (w == 0 or wanted[w - 1] < r) and row_starts[r] <= row_starts[r + 1]):
-            raise ValueError("wanted texts must be ascending rows of the block")
-        for s in range(row_starts[r], row_starts[r + 1]):
-            if not 0 <= block_columns[s] < slots.shape[0]:
-                raise ValueError("a character n-gram column is outside the scratch")
-        for t in range(tables.token_starts[r], tables.token_starts[r + 1]):
-            table_row = tables.row_of(t, &indptr, &indices, &data)
-            total += indptr[table_row + 1] - indptr[table_row]
-    out_rows_array = np.empty(total, np.int64)
-    out_columns_array = np.empty(total, np.int64)
-    positions_array = np.empty(total, np.int64)
-    token_counts_array = np.empty(total, np.float64)
-    values_array = np.empty(total, np.float64)
-    totals_array = np.empty(total, np.float64)
-    cdef int64_t[::1] out_rows = out_rows_array, out_columns = out_columns_array, positions = positions_array
-    cdef double[::1] token_counts = token_counts_array, values = values_array, totals = totals_array
-    for w in range(wanted.shape[0]):
-        r = wanted[w]
-        for s in range(row_starts[r], row_starts[r + 1]):
-            slots[block_columns[s]] = s - row_starts[r]
-        for t in range(tables.token_starts[r], tables.token_starts[r + 1]):
-            table_row = tables.row_of(t, &indptr, &indices, &data)
-            for e in range(indptr[table_row], indptr[table_row + 1]):
-                column = indices[e]
-                s = slots[column] if 0 <= column < slots.shape[0] else -1
-                if s < 0:
-                    for s in range(row_starts[r], row_starts[r + 1]):
-                        slots[block_columns[s]] = -1
-                    raise ValueError("a token's character n-gram is not in its text's block")
-                s += row_starts[r]
-                out_rows[k], out_columns[k], positions[k] = r, column, t - tables.token_starts[r]
-                token_counts[k], values[k], totals[k] = data[e], block_values[s], block_counts[s]
-                k += 1
-        for s in range(row_starts[r], row_starts[r + 1]):
-            slots[block_columns[s]] = -1
-    return out_rows_array, out_columns_array, positions_array, token_counts_array, values_array, totals_array
-
-
 # 1 + log(count) for the small whole counts that nearly every n-gram has: a log call costs
 # more than all the rest of the work on an entry.
 DEF _SMALL_COUNTS = 64
@@ -264,51 +200,140 @@ def decide(
     return decision_array
 
 
-def evidence_scores(
-    const int64_t[::1] sentences,
-    const int64_t[::1] features,
-    const int64_t[::1] firsts,
-    const int64_t[::1] widths,
-    const double[::1] shares,
-    const int64_t[::1] pair_starts,
-    const int64_t[::1] pair_labels,
-    const int64_t[::1] token_starts,
-    const double[:, ::1] weights,
-):
-    """Each (sentence, label) pair's score for each token of its sentence.
+@cython.final
+cdef class EvidenceTally:
+    """Token scores of (text, label) pairs, added up one feature occurrence at a time.
 
-    Occurrence ``o`` (sentence, feature, tokens ``firsts[o]:firsts[o] + widths[o]``, share of
-    the feature's value) adds ``weights[feature, label] * share`` to each of its tokens, once for
-    every pair of its sentence; sentence ``s`` owns pairs ``pair_starts[s]:pair_starts[s + 1]``,
-    and pair ``p`` owns ``scores[token_starts[p]:token_starts[p + 1]]``. Contributions to a
-    token are added in occurrence order.
+    Batch row ``r`` is explained text ``positions[r]`` (-1: not explained); text ``s`` owns
+    pairs ``pair_starts[s]:pair_starts[s + 1]``, and pair ``p`` (label ``pair_labels[p]``) owns
+    ``scores[token_starts[p]:token_starts[p + 1]]``, one score per token of its text. An
+    occurrence of feature ``f`` over tokens ``first:first + width``, with share ``value *
+    count / total / width`` of the feature's value in its text, adds ``weights[f, label] *
+    share`` to each of those tokens in every pair of its text, so a pair's scores sum to the
+    text's ``x . w`` for its label. The small arrays are copied, so nothing changes after the
+    check; ``weights`` (features x labels) is read with every feature index checked.
     """
-    cdef Py_ssize_t n_sentences = pair_starts.shape[0] - 1, n_pairs = pair_labels.shape[0]
-    cdef Py_ssize_t o, p, t, n = sentences.shape[0]
-    cdef int64_t sentence, label
-    cdef double weight
-    if (features.shape[0] != n or firsts.shape[0] != n or widths.shape[0] != n or shares.shape[0] != n
-            or n_sentences < 0 or token_starts.shape[0] != n_pairs + 1 or pair_starts[n_sentences] != n_pairs):
-        raise ValueError("occurrences, pairs and token ranges do not fit together")
-    for p in range(n_pairs):
-        if not (0 <= pair_labels[p] < weights.shape[1] and 0 <= token_starts[p] <= token_starts[p + 1]):
-            raise ValueError("a pair's label or token range is out of range")
-    for t in range(n_sentences):
-        if not 0 <= pair_starts[t] <= pair_starts[t + 1]:
-            raise ValueError("pair_starts must not decrease")
-    scores_array = np.zeros(token_starts[n_pairs], np.float64)
-    cdef double[::1] scores = scores_array
-    for o in range(n):
-        sentence = sentences[o]
-        if not (0 <= sentence < n_sentences and 0 <= features[o] < weights.shape[0] and firsts[o] >= 0 and widths[o] >= 0):
-            raise ValueError("an occurrence is outside its sentence or the weights")
-        for p in range(pair_starts[sentence], pair_starts[sentence + 1]):
-            if firsts[o] + widths[o] > token_starts[p + 1] - token_starts[p]:
-                raise ValueError("an occurrence runs past the end of its sentence")
-            weight = weights[features[o], pair_labels[p]] * shares[o]
-            for t in range(token_starts[p] + firsts[o], token_starts[p] + firsts[o] + widths[o]):
-                scores[t] += weight
-    return scores_array
+
+    cdef const int64_t[::1] positions, pair_starts, pair_labels, token_starts
+    cdef const double[:, ::1] weights
+    cdef double[::1] _scores
+    cdef readonly object scores
+    cdef Py_ssize_t n_texts
+
+    def __init__(self, positions, pair_starts, pair_labels, token_starts, const double[:, ::1] weights):
+        cdef Py_ssize_t p, s, r
+        self.positions = np.array(positions, np.int64)
+        self.pair_starts = np.array(pair_starts, np.int64)
+        self.pair_labels = np.array(pair_labels, np.int64)
+        self.token_starts = np.array(token_starts, np.int64)
+        self.weights = weights
+        self.n_texts = self.pair_starts.shape[0] - 1
+        cdef Py_ssize_t n_pairs = self.pair_labels.shape[0]
+        if self.n_texts < 0 or self.pair_starts[0] != 0 or self.pair_starts[self.n_texts] != n_pairs:
+            raise ValueError("pair_starts must run from 0 to the number of pairs")
+        if self.token_starts.shape[0] != n_pairs + 1 or self.token_starts[0] != 0:
+            raise ValueError("token_starts must give every pair's scores, from 0")
+        for s in range(self.n_texts):
+            if self.pair_starts[s] > self.pair_starts[s + 1]:
+                raise ValueError("pair_starts must not decrease")
+        for p in range(n_pairs):
+            if not (0 <= self.pair_labels[p] < weights.shape[1] and self.token_starts[p] <= self.token_starts[p + 1]):
+                raise ValueError("a pair's label or token range is out of range")
+        for r in range(self.positions.shape[0]):
+            if not -1 <= self.positions[r] < self.n_texts:
+                raise ValueError("a batch row's position is not an explained text")
+        self.scores = np.zeros(self.token_starts[n_pairs], np.float64)
+        self._scores = self.scores
+
+    cdef inline int _add(self, int64_t text, int64_t feature, int64_t first, int64_t width, double share) except -1:
+        cdef Py_ssize_t p, t, start
+        cdef double weight
+        if not (0 <= feature < self.weights.shape[0] and first >= 0 and width >= 0):
+            raise ValueError("an occurrence's feature or tokens are out of range")
+        for p in range(self.pair_starts[text], self.pair_starts[text + 1]):
+            start = self.token_starts[p]
+            if first + width > self.token_starts[p + 1] - start:
+                raise ValueError("an occurrence runs past the end of its text")
+            weight = self.weights[feature, self.pair_labels[p]] * share
+            for t in range(start + first, start + first + width):
+                self._scores[t] += weight
+        return 0
+
+    def add(
+        self,
+        const int64_t[::1] rows,
+        const int64_t[::1] features,
+        const int64_t[::1] firsts,
+        const int64_t[::1] widths,
+        const double[::1] counts,
+        const double[::1] values,
+        const double[::1] totals,
+        int64_t feature_offset,
+    ):
+        """Occurrences as parallel arrays: batch row, feature (plus ``feature_offset``), first
+        token and width in the row's text, and count, value and total for the share."""
+        cdef Py_ssize_t o, n = rows.shape[0]
+        cdef int64_t text
+        if (features.shape[0] != n or firsts.shape[0] != n or widths.shape[0] != n or counts.shape[0] != n
+                or values.shape[0] != n or totals.shape[0] != n):
+            raise ValueError("occurrence arrays must be parallel")
+        for o in range(n):
+            if not 0 <= rows[o] < self.positions.shape[0]:
+                raise ValueError("an occurrence's row is outside the batch")
+            text = self.positions[rows[o]]
+            if text >= 0:
+                self._add(text, features[o] + feature_offset, firsts[o], widths[o],
+                          values[o] * counts[o] / totals[o] / <double>widths[o])
+
+    def add_chars(
+        self,
+        CharTables tables not None,
+        const int64_t[::1] block_columns,
+        const double[::1] block_counts,
+        const double[::1] block_values,
+        const int64_t[::1] row_starts,
+        int32_t[::1] slots,
+        int64_t column_offset,
+    ):
+        """Every character n-gram of every token of the explained rows, from the tables and the
+        block :func:`char_block` built from them: one occurrence per (token, n-gram), width 1,
+        count its count in the token, value and total its text's entry. ``slots`` is scratch as
+        there."""
+        cdef Py_ssize_t n_entries = block_columns.shape[0], t, e, s, r, table_row, place
+        cdef int64_t column, text
+        cdef const int64_t* indptr
+        cdef const int32_t* indices
+        cdef const double* data
+        if (row_starts.shape[0] != tables.n_rows + 1 or row_starts[0] != 0 or row_starts[tables.n_rows] != n_entries
+                or block_counts.shape[0] != n_entries or block_values.shape[0] != n_entries):
+            raise ValueError("the character block does not belong to these texts")
+        if self.positions.shape[0] != tables.n_rows:
+            raise ValueError("the tables hold another batch")
+        for r in range(tables.n_rows):
+            text = self.positions[r]
+            if text < 0:
+                continue
+            if row_starts[r] > row_starts[r + 1]:
+                raise ValueError("row_starts must not decrease")
+            for s in range(row_starts[r], row_starts[r + 1]):
+                if not 0 <= block_columns[s] < slots.shape[0]:
+                    raise ValueError("a character n-gram column is outside the scratch")
+            for s in range(row_starts[r], row_starts[r + 1]):
+                slots[block_columns[s]] = s - row_starts[r]
+            try:
+                for t in range(tables.token_starts[r], tables.token_starts[r + 1]):
+                    place = t - tables.token_starts[r]
+                    table_row = tables.row_of(t, &indptr, &indices, &data)
+                    for e in range(indptr[table_row], indptr[table_row + 1]):
+                        column = indices[e]
+                        s = slots[column] if 0 <= column < slots.shape[0] else -1
+                        if s < 0:
+                            raise ValueError("a token's character n-gram is not in its text's block")
+                        s += row_starts[r]
+                        self._add(text, column + column_offset, place, 1, block_values[s] * data[e] / block_counts[s] / 1.0)
+            finally:
+                for s in range(row_starts[r], row_starts[r + 1]):
+                    slots[block_columns[s]] = -1
 
 
 def positive_runs(const double[::1] scores, const int64_t[::1] token_starts, double floor):

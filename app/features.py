@@ -12,8 +12,8 @@ L2-normalised and weighted:
 
 Fitting counts grams as strings; transforming looks them up as integers over a whole batch
 (:mod:`app.gramindex`), so the cost per sentence is a few numpy operations, not a Python
-loop. Every feature can be traced back to the token spans that produced it
-(:meth:`ClaimVectorizer.occurrences`); evidence spans come from that map.
+loop. Every feature can be traced back to the token spans that produced it, which is how
+:meth:`ClaimVectorizer.token_scores` spreads a label's score over a sentence's tokens.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from app._kernels import find_tokens, token_spans
+from app._kernels import EvidenceTally, find_tokens, token_spans
 from app.cuematch import Conjunctions, CueMatches, CuePatterns, compile_cues
 from app.cues import CONJUNCTIONS
 from app.gramindex import (
@@ -40,7 +40,7 @@ from app.gramindex import (
     char_grams,
 )
 
-__all__ = ["Analysis", "ClaimVectorizer", "FeatureConfig", "Occurrences", "build_vectorizer", "tokenize"]
+__all__ = ["Analysis", "ClaimVectorizer", "FeatureConfig", "build_vectorizer", "tokenize"]
 
 _FOLDS = [(str(d), "0") for d in range(10)] + [("\u2019", "'")]
 
@@ -122,21 +122,6 @@ class Analysis:
     word_values: Any  # each word occurrence's feature value in its text, and how often the feature occurs there
     word_totals: Any
     chars: CharFeatures | None
-
-
-@dataclass(frozen=True, slots=True)
-class Occurrences:
-    """Parallel arrays: in text ``rows[i]``, feature ``features[i]`` was produced ``counts[i]``
-    times by the tokens ``[firsts[i], firsts[i] + widths[i])``; the feature's value in that text is
-    ``values[i]`` and it occurs ``totals[i]`` times there in all."""
-
-    rows: Any
-    features: Any
-    firsts: Any
-    widths: Any
-    counts: Any
-    values: Any
-    totals: Any
 
 
 def build_vectorizer(config: FeatureConfig | None = None) -> ClaimVectorizer:
@@ -244,7 +229,7 @@ class ClaimVectorizer:
 
     def analyse(self, texts: list[str]) -> tuple[tuple[Any, Any, Any], Analysis]:
         """The feature matrix as (row, column, value) arrays, and what was computed on the way,
-        which :meth:`occurrences` reuses rather than tokenising and looking everything up again."""
+        which :meth:`token_scores` reuses rather than tokenising and looking everything up again."""
         return self._analyse(texts, *_token_lists(texts))
 
     def _analyse(
@@ -289,13 +274,22 @@ class ClaimVectorizer:
 
     # --- explaining ------------------------------------------------------------------------
 
-    def occurrences(
-        self, texts: list[str], analysis: Analysis | None = None, rows: list[int] | None = None
-    ) -> tuple[list[list[tuple[int, int]]], Occurrences]:
-        """Token spans of each text, and every feature occurrence of all of them as parallel arrays.
+    def token_scores(
+        self,
+        texts: list[str],
+        labels: list[list[int]],
+        weights: Any,
+        analysis: Analysis | None = None,
+        rows: list[int] | None = None,
+    ) -> tuple[list[list[tuple[int, int]]], Any, Any]:
+        """Each text's token spans, and how much each token adds to each of its labels' scores.
 
-        ``analysis`` is what :meth:`analyse` kept for a batch, and ``rows`` says which of its rows
-        each text is; without them the texts are analysed here.
+        Pairs (text, label) run text by text, each text's ``labels`` in order; pair ``p`` owns
+        ``scores[token_starts[p]:token_starts[p + 1]]``, one score per token of its text, summing
+        to ``x . weights[:, label]``: every feature occurrence adds the weight of its share of the
+        feature's value to each token it covers (:class:`app._kernels.EvidenceTally`). ``weights``
+        is (features x labels). ``analysis`` and ``rows`` are what :meth:`analyse` computed for a
+        batch (row ``rows[i]`` holds text ``i``); without them the texts are analysed here.
         """
         if analysis is None or rows is None:
             analysis, rows = self.analyse(texts)[1], list(range(len(texts)))
@@ -304,78 +298,61 @@ class ClaimVectorizer:
             normalised = analysis.normalised[row]
             if normalised is None:
                 # Lower-casing changed this text's length, and so maybe its tokens: explain each on its own.
-                return self._occurrences_one_by_one(texts)
+                return self._token_scores_one_by_one(texts, labels, weights)
             # These are the tokens analyse() found, so only their spans are needed. Text between tokens
             # never holds a character a token starts with, so each token is the next occurrence of itself.
             spans.append(token_spans(normalised, analysis.token_lists[row]))
-        return spans, self._found(analysis, rows)
+        pair_starts, pair_labels, token_starts = [0], [], [0]
+        for label_list, text_spans in zip(labels, spans, strict=True):
+            for label in label_list:
+                pair_labels.append(label)
+                token_starts.append(token_starts[-1] + len(text_spans))
+            pair_starts.append(len(pair_labels))
+        positions = np.full(len(analysis.token_lists), -1, np.int64)
+        positions[rows] = np.arange(len(rows))
+        tally = EvidenceTally(positions, pair_starts, pair_labels, token_starts, weights)
+        self._tally(analysis, positions, tally)
+        return spans, tally.scores, np.array(token_starts, np.int64)
 
-    def _found(self, analysis: Analysis, rows: list[int]) -> Occurrences:
-        """Every feature occurrence of the batch rows ``rows``, renumbered 0, 1, ... in that order."""
-        batch_rows = np.asarray(rows, np.int64)
-        # Where each batch row goes in the output (-1: not asked for).
-        position = np.full(len(analysis.token_lists), -1, np.int64)
-        position[batch_rows] = np.arange(len(rows))
+    def _tally(self, analysis: Analysis, positions: Any, tally: EvidenceTally) -> None:
+        """Add every feature occurrence of the rows ``positions`` marks: word grams, then cue
+        phrases, then character n-grams, so each token's contributions add up in one fixed order."""
         words = analysis.words
-        keep = position[words.rows] >= 0
-        parts = [
-            (
-                position[words.rows[keep]],
-                words.features[keep],
-                words.firsts[keep],
-                words.widths[keep],
-                np.ones(int(keep.sum())),
-                analysis.word_values[keep],
-                analysis.word_totals[keep],
-            )
-        ]
+        ones = np.ones(len(words.rows))
+        tally.add(words.rows, words.features, words.firsts, words.widths, ones, analysis.word_values,
+                  analysis.word_totals, 0)  # fmt: skip
         if analysis.cues is not None:
-            cue_rows, cues, firsts, widths = analysis.cues.evidence(position >= 0)
-            cue_offset = len(self.word_vocabulary_) + len(self.char_vocabulary_)
+            cue_rows, cues, firsts, widths = analysis.cues.evidence(positions >= 0)
             # a cue's value is its weight, shared by all the phrases of it that the text holds
             pairs = list(zip(cue_rows.tolist(), cues.tolist(), strict=True))  # a few dozen: a Counter beats np.unique
             phrases_per_cue = Counter(pairs)
-            parts.append(
-                (
-                    position[cue_rows],
-                    cues + cue_offset,
-                    firsts,
-                    widths,
-                    np.ones(len(cue_rows)),
-                    np.full(len(cue_rows), self.config.cue_weight),
-                    np.array([phrases_per_cue[pair] for pair in pairs], np.float64),
-                )
-            )
+            totals = np.array([phrases_per_cue[pair] for pair in pairs], np.float64)
+            cue_offset = len(self.word_vocabulary_) + len(self.char_vocabulary_)
+            weight = np.full(len(cue_rows), self.config.cue_weight)
+            tally.add(cue_rows, cues, firsts, widths, np.ones(len(cue_rows)), weight, totals, cue_offset)
         if analysis.chars is not None:
-            char_rows, columns, positions, counts, values, totals = analysis.chars.occurrences(
-                np.flatnonzero(position >= 0)
-            )
-            parts.append(
-                (
-                    position[char_rows],
-                    columns + len(self.word_vocabulary_),
-                    positions,
-                    np.ones(len(char_rows), np.int64),
-                    counts,
-                    values,
-                    totals,
-                )
-            )
-        return Occurrences(*(np.concatenate(column) for column in zip(*parts, strict=True)))
+            analysis.chars.add_evidence(tally, len(self.word_vocabulary_))
 
-    def _occurrences_one_by_one(self, texts: list[str]) -> tuple[list[list[tuple[int, int]]], Occurrences]:
-        """Occurrences indexed by the tokens :func:`tokenize` finds, for texts whose lower-casing
-        changed length: each text is analysed from its own tokens, then the rows renumbered."""
+    def _token_scores_one_by_one(
+        self, texts: list[str], labels: list[list[int]], weights: Any
+    ) -> tuple[list[list[tuple[int, int]]], Any, Any]:
+        """:meth:`token_scores` over the tokens :func:`tokenize` finds, for texts whose lower-casing
+        changed length: each text is analysed from its own tokens, then the pairs put together."""
         all_spans: list[list[tuple[int, int]]] = []
-        pieces: list[Occurrences] = []
-        for number, text in enumerate(texts):
+        all_scores, counts = [], []
+        for text, label_list in zip(texts, labels, strict=True):
             tokens, spans = tokenize(text)
             all_spans.append(spans)
-            # Not occurrences(): this text would send it back here.
-            found = self._found(self._analyse([text], [tokens], [None])[1], [0])
-            pieces.append(Occurrences(np.full(len(found.rows), number), *_fields(found)[1:]))
-        columns = zip(*(_fields(piece) for piece in pieces), strict=True)
-        return all_spans, Occurrences(*(np.concatenate(column) for column in columns))
+            # Not token_scores(): this text would send it back here.
+            analysis = self._analyse([text], [tokens], [None])[1]
+            starts = [len(spans) * k for k in range(len(label_list) + 1)]
+            tally = EvidenceTally(np.zeros(1, np.int64), [0, len(label_list)], label_list, starts, weights)
+            self._tally(analysis, np.zeros(1, np.int64), tally)
+            all_scores.append(tally.scores)
+            counts += [len(spans)] * len(label_list)
+        token_starts = np.zeros(len(counts) + 1, np.int64)
+        np.cumsum(counts, out=token_starts[1:])
+        return all_spans, np.concatenate(all_scores) if all_scores else np.zeros(0), token_starts
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -420,10 +397,6 @@ def _packed(vocabulary: dict[str, int]) -> _PackedVocabulary | dict[str, int]:
     if [vocabulary[gram] for gram in grams] != list(range(len(grams))) or any(_SEPARATOR in g for g in grams):
         return vocabulary  # not 0..n-1, or a gram the string form cannot hold: pickle the dict as it is
     return _PackedVocabulary(_SEPARATOR.join(grams), len(grams))
-
-
-def _fields(found: Occurrences) -> tuple[Any, ...]:
-    return found.rows, found.features, found.firsts, found.widths, found.counts, found.values, found.totals
 
 
 def _vocabulary(df: Counter[str], n_docs: int, min_df: int) -> tuple[dict[str, int], Any]:

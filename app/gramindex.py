@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from app._kernels import CharTables, char_block, char_occurrences, flatten_tokens, occurrence_block, word_grams
+from app._kernels import CharTables, EvidenceTally, char_block, flatten_tokens, occurrence_block, word_grams
 
 __all__ = ["CharFeatures", "GramIndex", "TokenBatch", "WordFeatures", "char_grams"]
 
@@ -70,7 +70,7 @@ class CharFeatures:
     """The character n-gram block of a batch: parallel arrays with one entry per (text, n-gram),
     ``rows``, ``columns``, ``counts`` and the TF-IDF ``values``, text ``r`` owning entries
     ``row_starts[r]:row_starts[r + 1]``; and the tables the tokens' n-grams were read from,
-    which :meth:`occurrences` reads again for the few texts that are explained."""
+    which :meth:`add_evidence` reads again for the few texts that are explained."""
 
     rows: Any
     columns: Any
@@ -80,12 +80,11 @@ class CharFeatures:
     tables: CharTables
     index: GramIndex
 
-    def occurrences(self, wanted_rows: Any) -> tuple[Any, Any, Any, Any, Any, Any]:
-        """(text, column, token position, count in the token, value, count in the text) of every
-        character n-gram of every token of the texts ``wanted_rows`` (ascending)."""
+    def add_evidence(self, tally: EvidenceTally, column_offset: int) -> None:
+        """Add every character n-gram of every token of the tally's explained rows to it; the
+        block's columns are features ``column_offset`` onwards."""
         scratch = self.index._scratch("chars", len(self.index.char_vocabulary))
-        block = (self.columns, self.counts, self.values, self.row_starts)
-        return char_occurrences(self.tables, *block, wanted_rows, scratch)
+        tally.add_chars(self.tables, self.columns, self.counts, self.values, self.row_starts, scratch, column_offset)
 
 
 @dataclass(frozen=True, slots=True)

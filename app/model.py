@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from app._kernels import decide, evidence_scores, positive_runs
+from app._kernels import decide, positive_runs
 from app.features import Analysis, ClaimVectorizer
 
 __all__ = ["ClaimModel", "EvidenceSpan"]
@@ -97,30 +97,17 @@ class ClaimModel:
         ``analysis`` and ``rows`` are what :meth:`score` computed for a batch (row ``rows[i]``
         holds sentence ``i``); without them the sentences are analysed again. All sentences are
         explained at once: every (sentence, label) pair's token scores come from one compiled pass
-        over the feature occurrences (:func:`app._kernels.evidence_scores`).
+        over the feature occurrences (:meth:`app.features.ClaimVectorizer.token_scores`).
         """
-        spans, found = self.vectorizer.occurrences(sentences, analysis, rows)
-        # A feature's value is shared by its occurrences in proportion to their counts.
-        share = found.values * found.counts / found.totals / found.widths
-        per_sentence = np.fromiter(map(len, labels), np.int64, len(labels))
-        pair_starts = np.zeros(len(sentences) + 1, np.int64)
-        np.cumsum(per_sentence, out=pair_starts[1:])
-        pair_label = np.fromiter((label for label_list in labels for label in label_list), np.int64, pair_starts[-1])
-        pair_sentence = np.repeat(np.arange(len(sentences)), per_sentence)
-        token_counts = np.fromiter(map(len, spans), np.int64, len(spans))
-        token_starts = np.zeros(len(pair_label) + 1, np.int64)
-        np.cumsum(token_counts[pair_sentence], out=token_starts[1:])
-        # Every occurrence adds its weight for each label of its sentence to each token it covers.
-        scores = evidence_scores(
-            found.rows, found.features, found.firsts, found.widths, share, pair_starts, pair_label, token_starts,
-            self.weights,
-        )  # fmt: skip
-        runs = _runs(scores, token_starts)
-        explained: list[list[list[EvidenceSpan]]] = [[] for _ in sentences]
-        for index, sentence in enumerate(pair_sentence.tolist()):
-            token_spans = spans[sentence]
-            explained[sentence].append(
-                [EvidenceSpan(token_spans[first][0], token_spans[last][1], w) for first, last, w in runs[index]]
+        spans, scores, token_starts = self.vectorizer.token_scores(sentences, labels, self.weights, analysis, rows)
+        runs = iter(_runs(scores, token_starts))
+        explained: list[list[list[EvidenceSpan]]] = []
+        for token_spans, label_list in zip(spans, labels, strict=True):
+            explained.append(
+                [
+                    [EvidenceSpan(token_spans[first][0], token_spans[last][1], w) for first, last, w in next(runs)]
+                    for _ in label_list
+                ]
             )
         return explained
 

@@ -90,18 +90,24 @@ def test_cues_fire_on_the_phrases_they_list() -> None:
     assert "shape:fragment" in vectorizer.fired_cues("Zero Side Effects")
 
 
-def test_every_occurrence_names_a_feature_present_in_the_row() -> None:
+def test_token_scores_add_up_to_each_labels_share_of_the_decision() -> None:
+    """Every feature's value is spread over the tokens that produced it, so a sentence's token
+    scores for a label sum to x . w for that label (no feature here fires without tokens: every
+    sentence ends in a full stop, so the fragment cue stays silent)."""
     vectorizer = build_vectorizer().fit(CORPUS)
-    for text in CORPUS[:8]:
-        row = vectorizer.transform([text])
-        present = set(row.indices.tolist())
-        (spans,), found = vectorizer.occurrences([text])
-        assert (found.rows == 0).all()
-        assert len(found.features)
-        assert set(found.features.tolist()) <= present
-        assert (found.firsts >= 0).all() and (found.widths >= 1).all()
-        assert (found.firsts + found.widths <= len(spans)).all()
-        assert (found.counts >= 1).all()
+    texts = [text for text in CORPUS[:12] if text.rstrip().endswith(".")]
+    weights = np.random.default_rng(0).normal(size=(vectorizer.n_features, 3))
+    labels = [[0, 2], [1], *[[0, 1, 2]] * (len(texts) - 2)]
+    spans, scores, token_starts = vectorizer.token_scores(texts, labels, weights)
+    expected = vectorizer.transform(texts) @ weights
+    pair = 0
+    for row, (text, label_list) in enumerate(zip(texts, labels, strict=True)):
+        assert spans[row] == tokenize(text)[1]
+        for label in label_list:
+            assert token_starts[pair + 1] - token_starts[pair] == len(spans[row])
+            assert scores[token_starts[pair] : token_starts[pair + 1]].sum() == pytest.approx(expected[row, label])
+            pair += 1
+    assert pair == len(token_starts) - 1
 
 
 def test_pickle_round_trip_gives_identical_features() -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app._kernels import EvidenceTally
 from app.features import _word_grams, build_vectorizer
 from app.gramindex import GramIndex, char_grams
 
@@ -67,20 +69,20 @@ def test_char_features_equal_counting_each_tokens_char_grams() -> None:
     assert len(set(zip(chars.rows.tolist(), chars.columns.tolist(), strict=True))) == len(chars.rows)
 
 
-def test_char_occurrences_cover_only_the_wanted_texts() -> None:
+def test_char_evidence_covers_only_the_explained_texts_and_spreads_each_value_over_its_tokens() -> None:
     vectorizer = build_vectorizer().fit(CORPUS)
     index = vectorizer.index
     batch = index.batch([["drops"], ["nausea", "tinnitusz"]])
     chars = index.char_features(batch, vectorizer.char_idf_, 1.0)
-    rows, columns, positions, counts, values, totals = chars.occurrences(np.array([1]))
-    assert set(rows.tolist()) == {1}
-    assert set(positions.tolist()) == {0, 1}  # the unknown word still has known character n-grams
-    assert counts.sum() == sum(
-        1 for t in ("nausea", "tinnitusz") for g in char_grams(t, (3, 5)) if g in index.char_vocabulary
-    )
-    # each occurrence carries its n-gram's value and total count in the text
+    weights = np.ones((len(index.char_vocabulary), 1))
+    tally = EvidenceTally(np.array([-1, 0]), [0, 1], [0], [0, 2], weights)  # explain row 1 only, one label
+    chars.add_evidence(tally, 0)
+    # Each token gets its n-grams' shares of their values in the text: the unknown word has known n-grams too,
+    # and the shares add up to each n-gram's value.
+    assert (tally.scores > 0).all()
+    assert tally.scores.sum() == pytest.approx(chars.values[chars.rows == 1].sum())
+    nausea = Counter(index.char_vocabulary[g] for g in char_grams("nausea", (3, 5)) if g in index.char_vocabulary)
     mine = chars.rows == 1
     value_of = dict(zip(chars.columns[mine].tolist(), chars.values[mine].tolist(), strict=True))
     total_of = dict(zip(chars.columns[mine].tolist(), chars.counts[mine].tolist(), strict=True))
-    assert values.tolist() == [value_of[c] for c in columns.tolist()]
-    assert totals.tolist() == [total_of[c] for c in columns.tolist()]
+    assert tally.scores[0] == pytest.approx(sum(value_of[c] * n / total_of[c] for c, n in nausea.items()))

@@ -14,10 +14,9 @@ from hypothesis import strategies as st
 
 from app._kernels import (
     CharTables,
+    EvidenceTally,
     char_block,
-    char_occurrences,
     decide,
-    evidence_scores,
     flatten_tokens,
     match_phrases,
     occurrence_block,
@@ -84,29 +83,44 @@ def test_char_block_equals_counting_and_weighting_in_python(
             raw = (1 + np.log(counts[in_row])) * idf[columns[in_row]]
             np.testing.assert_allclose(values[in_row], weight * raw / np.linalg.norm(raw), rtol=1e-12)
 
-    # Explaining every other text: each token's n-grams, with the value and count of their text's entry.
-    wanted = np.arange(0, len(texts), 2, dtype=np.int64)
-    found = char_occurrences(tables, columns, counts, values, row_starts, wanted, slots)
+    # Explaining every other text, for two labels: each token scores its n-grams' weights, each times the
+    # token's share of its text's value for that n-gram.
+    positions = np.array([row // 2 if row % 2 == 0 else -1 for row in range(len(texts))], np.int64)
+    explained = [row for row in range(len(texts)) if row % 2 == 0]
+    lengths = [len(texts[row]) for row in explained for _ in range(2)]
+    token_starts = np.cumsum([0, *lengths]).astype(np.int64)
+    weights = np.random.default_rng(len(tokens)).normal(size=(N_COLUMNS + 3, 2))
+    tally = EvidenceTally(positions, np.arange(0, 2 * len(explained) + 1, 2), [0, 1] * len(explained), token_starts,
+                          weights)  # fmt: skip
+    tally.add_chars(tables, columns, counts, values, row_starts, slots, 3)
     assert (slots == -1).all()
     entry = {(r, c): (v, n) for r, c, v, n in zip(rows.tolist(), columns.tolist(), values.tolist(), counts.tolist(),
                                                    strict=True)}  # fmt: skip
-    assert list(zip(*(column.tolist() for column in found), strict=True)) == [
-        (row, column, place, count, *entry[row, column])
-        for row, column, place, count in expected_occurrences
-        if row % 2 == 0
-    ]
+    expected = np.zeros(token_starts[-1])
+    for row, column, place, count in expected_occurrences:
+        if positions[row] >= 0:
+            value, total = entry[row, column]
+            for label in (0, 1):
+                pair = 2 * positions[row] + label
+                expected[token_starts[pair] + place] += weights[column + 3, label] * value * count / total
+    np.testing.assert_allclose(tally.scores, expected, atol=1e-12)
 
 
-def test_char_occurrences_refuse_texts_out_of_order_or_outside_the_block() -> None:
+def test_the_tally_refuses_a_block_of_other_texts_and_leaves_the_scratch_clean() -> None:
     tables = CharTables(np.array([0, 1, 2]), np.array([0, 0]), np.array([-1, -1]), *_table([{1: 2}]), *_table([]))
     slots = np.full(N_COLUMNS, -1, np.int32)
     _, columns, counts, values, row_starts = char_block(tables, np.ones(N_COLUMNS), 1.0, slots)
-    for wanted in ([1, 0], [2], [0, 0]):
-        with pytest.raises(ValueError, match="ascending rows"):
-            char_occurrences(tables, columns, counts, values, row_starts, np.array(wanted, np.int64), slots)
+    tally = EvidenceTally(np.array([0, -1]), [0, 1], [0], [0, 1], np.ones((N_COLUMNS, 1)))
     with pytest.raises(ValueError, match="does not belong"):
-        char_occurrences(tables, columns, counts, values, row_starts[:2], np.array([0], np.int64), slots)
+        tally.add_chars(tables, columns, counts, values, row_starts[:2], slots, 0)
+    with pytest.raises(ValueError, match="another batch"):
+        EvidenceTally(np.array([0]), [0, 1], [0], [0, 1], np.ones((N_COLUMNS, 1))).add_chars(
+            tables, columns, counts, values, row_starts, slots, 0
+        )
+    with pytest.raises(ValueError, match="feature or tokens are out of range"):  # column 1 + offset 11 > 11
+        tally.add_chars(tables, columns, counts, values, row_starts, slots, N_COLUMNS - 1)
     assert (slots == -1).all()
+    assert (tally.scores == 0).all()
 
 
 def _one_text(ids: list[int], unknown_rows: list[int]) -> dict[str, np.ndarray]:
@@ -173,13 +187,14 @@ def test_token_spans_find_each_token_after_the_last_and_refuse_a_missing_one() -
         token_spans("cure it", ["it", "cure"])
 
 
-def _evidence_in_numpy(occurrences: list[tuple[int, int, int, int, float]], labels: list[list[int]], tokens: list[int],
-                       coef: np.ndarray) -> np.ndarray:  # fmt: skip
+def _evidence_in_numpy(occurrences: list[tuple[int, int, int, int, float, float, float]], labels: list[list[int]],
+                       tokens: list[int], coef: np.ndarray) -> np.ndarray:  # fmt: skip
     """The same arithmetic, written as the obvious loops."""
     pairs = [(sentence, label) for sentence, label_list in enumerate(labels) for label in label_list]
     starts = np.cumsum([0] + [tokens[sentence] for sentence, _ in pairs])
     scores = np.zeros(starts[-1])
-    for sentence, feature, first, width, share in occurrences:
+    for sentence, feature, first, width, count, value, total in occurrences:
+        share = value * count / total / width
         for pair, (pair_sentence, label) in enumerate(pairs):
             if pair_sentence == sentence:
                 scores[starts[pair] + first : starts[pair] + first + width] += coef[label, feature] * share
@@ -188,7 +203,7 @@ def _evidence_in_numpy(occurrences: list[tuple[int, int, int, int, float]], labe
 
 @settings(max_examples=150, deadline=None)
 @given(st.data())
-def test_evidence_scores_equal_the_loops_they_replace(data: st.DataObject) -> None:
+def test_the_tally_equals_the_loops_it_replaces(data: st.DataObject) -> None:
     tokens = data.draw(st.lists(st.integers(1, 6), min_size=1, max_size=4))
     labels = data.draw(st.lists(st.lists(st.integers(0, 2), max_size=3, unique=True), min_size=len(tokens),
                                 max_size=len(tokens)))  # fmt: skip
@@ -197,29 +212,43 @@ def test_evidence_scores_equal_the_loops_they_replace(data: st.DataObject) -> No
         for _ in range(data.draw(st.integers(0, 4))):
             first = data.draw(st.integers(0, count - 1))
             width = data.draw(st.integers(1, count - first))
-            occurrences.append((sentence, data.draw(st.integers(0, 4)), first, width, data.draw(st.floats(0.1, 1))))
-    coef = np.random.default_rng(len(occurrences)).normal(size=(3, 5))
+            feature = data.draw(st.integers(0, 4))
+            amounts = [data.draw(st.floats(0.1, 3)) for _ in range(3)]
+            occurrences.append((sentence, feature, first, width, *amounts))
+    coef = np.random.default_rng(len(occurrences)).normal(size=(3, 7))
     pair_starts = np.cumsum([0] + [len(label_list) for label_list in labels])
-    pair_labels = np.array([label for label_list in labels for label in label_list], np.int64)
+    pair_labels = [label for label_list in labels for label in label_list]
     pair_tokens = [tokens[s] for s, label_list in enumerate(labels) for _ in label_list]
     token_starts = np.cumsum([0, *pair_tokens]).astype(np.int64)
-    columns = [np.array(column) for column in zip(*occurrences, strict=True)] if occurrences else [[]] * 5
-    got = evidence_scores(
-        *(np.asarray(column, np.int64) for column in columns[:4]), np.asarray(columns[4], np.float64),
-        pair_starts.astype(np.int64), pair_labels, token_starts, coef.T.copy(),
-    )  # fmt: skip
-    np.testing.assert_allclose(got, _evidence_in_numpy(occurrences, labels, tokens, coef), atol=1e-12)
+    # Batch rows are numbered backwards, with an unexplained row 0 whose occurrences are skipped.
+    positions = np.array([-1, *range(len(tokens) - 1, -1, -1)], np.int64)
+    columns = [list(column) for column in zip(*occurrences, strict=True)] if occurrences else [[]] * 7
+    rows = [len(tokens) - sentence for sentence in columns[0]]
+    tally = EvidenceTally(positions, pair_starts, pair_labels, token_starts, coef.T.copy())
+    skipped = ([0], [6], [0], [1], [1.0], [1.0], [1.0])  # feature 6 is 4 + the offset 2: in range, but row 0
+    for batch in (skipped, (rows, [f - 2 for f in columns[1]], *columns[2:])):  # features given less the offset
+        ints, floats = (np.asarray(c, np.int64) for c in batch[:4]), (np.asarray(c, np.float64) for c in batch[4:])
+        tally.add(*ints, *floats, 2)
+    np.testing.assert_allclose(tally.scores, _evidence_in_numpy(occurrences, labels, tokens, coef), atol=1e-12)
 
 
-def test_evidence_scores_refuse_an_occurrence_past_its_sentence() -> None:
+def test_the_tally_refuses_an_occurrence_past_its_sentence_or_outside_the_batch() -> None:
     def ints(*values: int) -> np.ndarray:
         return np.array(values, np.int64)
 
-    # one sentence of 3 tokens with one label; the occurrence covers tokens 2 and 3
-    with pytest.raises(ValueError, match="past the end"):
-        evidence_scores(
-            ints(0), ints(0), ints(2), ints(2), np.ones(1), ints(0, 1), ints(0), ints(0, 3), np.ones((1, 1))
-        )
+    # one sentence of 3 tokens with one label
+    tally = EvidenceTally(ints(0), ints(0, 1), ints(0), ints(0, 3), np.ones((1, 1)))
+    one = np.ones(1)
+    with pytest.raises(ValueError, match="past the end"):  # tokens 2 and 3
+        tally.add(ints(0), ints(0), ints(2), ints(2), one, one, one, 0)
+    with pytest.raises(ValueError, match="outside the batch"):
+        tally.add(ints(1), ints(0), ints(0), ints(1), one, one, one, 0)
+    with pytest.raises(ValueError, match="out of range"):
+        tally.add(ints(0), ints(0), ints(0), ints(1), one, one, one, 1)
+    with pytest.raises(ValueError, match="label or token range"):
+        EvidenceTally(ints(0), ints(0, 1), ints(1), ints(0, 3), np.ones((1, 1)))
+    with pytest.raises(ValueError, match="not an explained text"):
+        EvidenceTally(ints(1), ints(0, 1), ints(0), ints(0, 3), np.ones((1, 1)))
 
 
 @settings(max_examples=200, deadline=None)
