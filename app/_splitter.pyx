@@ -10,6 +10,13 @@ on a one-character string.
 
 import unicodedata
 
+from cpython.unicode cimport PyUnicode_4BYTE_KIND, PyUnicode_KIND
+
+
+cdef extern from "Python.h":
+    # Sets a string's kind, for strings built by the legacy C API; a no-op from Python 3.12.
+    int PyUnicode_READY(object text) except -1
+
 cdef long NO_CHAR = -1  # what _next_visible returns when only whitespace is left
 
 
@@ -314,3 +321,20 @@ def find_url(str text, object block, Py_ssize_t position, Py_ssize_t start, Py_s
     if not start <= position <= end <= len(text) or (block is not None and len(block) != end - start):
         raise ValueError("position must lie in [start, end], end in the text, and block span them")
     return _find_url(text, block, position, start, end, rules)
+
+
+def has_astral(str text not None):
+    """Whether some character of ``text`` is above U+FFFF, and so takes two UTF-16 code units.
+
+    A string is stored in the narrowest of one, two or four bytes per character that holds its
+    widest character (PEP 393), so only a four-byte string can hold one: for the rest (nearly
+    all text) the answer costs nothing, and a four-byte string is scanned to make sure.
+    """
+    cdef Py_UCS4 c
+    PyUnicode_READY(text)
+    if PyUnicode_KIND(text) != PyUnicode_4BYTE_KIND:
+        return False
+    for c in text:
+        if c > 0xFFFF:
+            return True
+    return False

@@ -51,17 +51,22 @@ class Scorer:
         self.taxonomy = taxonomy
         self.model_version = model_version
         self._labels = [taxonomy.label(label_id) for label_id in LABEL_IDS]
-        # The parts of a flag that depend only on its label, built once rather than per flag.
-        self._flag_constants = [
+        # Each label's flag with the parts that depend only on the label filled in, built once and
+        # copied per flag; the keys are in the order the response lists them.
+        self._flag_templates = [
             {
                 "label": label.id,
                 "name": label.name,
                 "severity": label.severity,
+                "score": 0.0,
+                "threshold": round(float(threshold), 4),
+                "message": "",
+                "guidance": label.guidance,
                 "references": [{"title": r.title, "url": str(r.url)} for r in label.references],
+                "evidence": [],
             }
-            for label in self._labels
+            for label, threshold in zip(self._labels, model.thresholds, strict=True)
         ]
-        self._thresholds = [round(float(t), 4) for t in model.thresholds]
 
     def score(self, request: DocumentRequest) -> dict[str, Any]:
         return self.score_many([request])[0]
@@ -154,31 +159,27 @@ class Scorer:
         wanted_indices = _wanted_labels(request)
         visible = doc.visible
         source_spans = doc.spans if visible.starts is None else [visible.to_source(a, b) for a, b in doc.spans]
-        sentence_rows: list[dict[str, Any]] = []
-        pending_offsets: list[int] = []  # every offset in the body, translated to UTF-16 in one pass
-        for index, ((start, end), sentence) in enumerate(zip(source_spans, doc.sentences, strict=True)):
-            row: dict[str, Any] = {
-                "index": index,
-                "start": start,
-                "end": end,
-                "start_utf16": start,  # translated below, once for the whole document
-                "end_utf16": end,
-                "text": sentence,
-                "flags": [],
-            }
-            pending_offsets += [start, end]
-            label_indices = [i for i in flags_of.get(first_row + index, ()) if i in wanted_indices]
-            if label_indices:
-                evidence_lists = evidence.get(first_row + index) or [[] for _ in label_indices]
-                visible_start = doc.spans[index][0]
-                for label_index, phrases in zip(label_indices, evidence_lists, strict=True):
-                    row["flags"].append(
-                        self._flag(visible, visible_start, sentence, label_index, probabilities[index], phrases)
-                    )
-                    for item in row["flags"][-1]["evidence"]:
-                        pending_offsets += [item["start"], item["end"]]
-            sentence_rows.append(row)
-        _fill_utf16(request.text, sentence_rows, pending_offsets)
+        # UTF-16 offsets equal code-point offsets until _fill_utf16 finds a character outside the BMP.
+        sentence_rows: list[dict[str, Any]] = [
+            {"index": index, "start": start, "end": end, "start_utf16": start, "end_utf16": end, "text": text,
+             "flags": []}
+            for index, ((start, end), text) in enumerate(zip(source_spans, doc.sentences, strict=True))
+        ]  # fmt: skip
+        flags_here = flags_of.get
+        for index, row in enumerate(sentence_rows):
+            found = flags_here(first_row + index)
+            if found is None:
+                continue
+            label_indices = [i for i in found if i in wanted_indices]
+            if not label_indices:
+                continue
+            evidence_lists = evidence.get(first_row + index) or [[] for _ in label_indices]
+            visible_start = doc.spans[index][0]
+            row["flags"] = [
+                self._flag(visible, visible_start, row["text"], label_index, probabilities[index], phrases)
+                for label_index, phrases in zip(label_indices, evidence_lists, strict=True)
+            ]
+        _fill_utf16(request.text, sentence_rows)
         return self._body(request, sentence_rows, flagged, wanted)
 
     def _flag(
@@ -190,10 +191,13 @@ class Scorer:
         scores: list[float],
         evidence: list[Any],
     ) -> dict[str, Any]:
-        label = self._labels[label_index]
+        plain = visible.starts is None
         items = []
         for span in evidence:
-            start, end = visible.to_source(visible_start + span.start, visible_start + span.end)
+            if plain:
+                start, end = visible_start + span.start, visible_start + span.end
+            else:
+                start, end = visible.to_source(visible_start + span.start, visible_start + span.end)
             items.append(
                 {
                     "text": sentence[span.start : span.end],
@@ -204,18 +208,11 @@ class Scorer:
                     "weight": span.weight,
                 }
             )
-        constants = self._flag_constants[label_index]
-        return {
-            "label": constants["label"],
-            "name": constants["name"],
-            "severity": constants["severity"],
-            "score": round(scores[label_index], 4),
-            "threshold": self._thresholds[label_index],
-            "message": label.render_message([item["text"] for item in items]),
-            "guidance": label.guidance,
-            "references": constants["references"],
-            "evidence": items,
-        }
+        flag = self._flag_templates[label_index].copy()  # the keys in response order, the constant ones filled
+        flag["score"] = round(scores[label_index], 4)
+        flag["message"] = self._labels[label_index].render_message([item["text"] for item in items])
+        flag["evidence"] = items
+        return flag
 
     def _body(
         self, request: DocumentRequest, sentences: list[dict[str, Any]], flagged: Any, wanted: set[str]
@@ -256,9 +253,16 @@ def _wanted_labels(request: DocumentRequest) -> frozenset[int]:
     return frozenset(LABEL_IDS.index(label) for label in request.labels)
 
 
-def _fill_utf16(source: str, sentences: list[dict[str, Any]], offsets: list[int]) -> None:
+def _fill_utf16(source: str, sentences: list[dict[str, Any]]) -> None:
+    """Translate every offset of the body into UTF-16 code units, in one pass over ``source``."""
     if not has_astral(source):
         return  # every UTF-16 offset already equals its code-point offset
+    offsets: list[int] = []
+    for row in sentences:
+        offsets += (row["start"], row["end"])
+        for flag in row["flags"]:
+            for item in flag["evidence"]:
+                offsets += (item["start"], item["end"])
     translated = iter(utf16_offsets(source, offsets))
     for row in sentences:
         row["start_utf16"], row["end_utf16"] = next(translated), next(translated)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from app._splitter import _Rules, split_spans
+from app._splitter import _Rules, has_astral, split_spans
 
 __all__ = ["Span", "has_astral", "split_sentences", "utf16_offsets"]
 
@@ -113,15 +113,6 @@ _RULES = _Rules(ABBREVIATIONS, _WORD_ABBREVIATIONS, _FINAL_ABBREVIATIONS, _BULLE
 def split_sentences(text: str) -> list[Span]:
     """Split ``text`` into sentence spans (code points, half-open, whitespace-trimmed)."""
     return split_spans(text, _RULES)
-
-
-_ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # characters that take two UTF-16 code units
-
-
-def has_astral(text: str) -> bool:
-    """Whether some character of ``text`` takes two UTF-16 code units, so that its UTF-16 offsets
-    differ from its code-point offsets."""
-    return not text.isascii() and _ASTRAL.search(text) is not None
 
 
 def utf16_offsets(text: str, offsets: list[int]) -> list[int]:

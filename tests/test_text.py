@@ -266,6 +266,12 @@ def test_spans_of_plain_arbitrary_text(text: str) -> None:
 
 
 @PROPERTY_SETTINGS
+@given(st.one_of(st.text(ANY_CHARACTER), TEXTS))
+def test_has_astral_says_whether_a_character_is_above_the_bmp(text: str) -> None:
+    assert has_astral(text) == any(ord(char) > 0xFFFF for char in text)
+
+
+@PROPERTY_SETTINGS
 @given(TEXTS)
 def test_utf16_offsets_match_encoding(text: str) -> None:
     offsets = list(range(len(text) + 1))
