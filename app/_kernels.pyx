@@ -313,8 +313,8 @@ cdef class EvidenceTally:
             text = self.positions[r]
             if text < 0:
                 continue
-            if row_starts[r] > row_starts[r + 1]:
-                raise ValueError("row_starts must not decrease")
+            if not 0 <= row_starts[r] <= row_starts[r + 1] <= n_entries:
+                raise ValueError("a text's entries are outside the character block")
             for s in range(row_starts[r], row_starts[r + 1]):
                 if not 0 <= block_columns[s] < slots.shape[0]:
                     raise ValueError("a character n-gram column is outside the scratch")

@@ -117,6 +117,10 @@ def test_the_tally_refuses_a_block_of_other_texts_and_leaves_the_scratch_clean()
         EvidenceTally(np.array([0]), [0, 1], [0], [0, 1], np.ones((N_COLUMNS, 1))).add_chars(
             tables, columns, counts, values, row_starts, slots, 0
         )
+    skewed = row_starts.copy()
+    skewed[1] = 5  # text 0's entries would run past the end of the block
+    with pytest.raises(ValueError, match="outside the character block"):
+        tally.add_chars(tables, columns, counts, values, skewed, slots, 0)
     with pytest.raises(ValueError, match="feature or tokens are out of range"):  # column 1 + offset 11 > 11
         tally.add_chars(tables, columns, counts, values, row_starts, slots, N_COLUMNS - 1)
     assert (slots == -1).all()
