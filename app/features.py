@@ -35,6 +35,7 @@ from app.gramindex import (
     CharFeatures,
     GramIndex,
     TokenBatch,
+    WordFeatures,
     WordOccurrences,
     char_grams,
 )
@@ -114,15 +115,14 @@ class FeatureConfig:
 class Analysis:
     """What :meth:`ClaimVectorizer.analyse` computed for a batch, kept for explanations: the
     token lists and normalised texts, the flattened batch, every word gram found, the cue matches
-    and the n-gram blocks."""
+    and the word and character n-gram blocks."""
 
     token_lists: list[list[str]]
     normalised: list[str | None]  # each text normalised; None where lower() changed its length, and so its offsets
     batch: TokenBatch
     words: WordOccurrences
     cues: CueMatches | None
-    word_values: Any  # each word occurrence's feature value in its text, and how often the feature occurs there
-    word_totals: Any
+    word_block: WordFeatures
     chars: CharFeatures | None
 
 
@@ -257,16 +257,7 @@ class ClaimVectorizer:
             rows, columns = np.nonzero(cues.fired)
             parts.append((rows, columns + offset, np.full(len(rows), self.config.cue_weight)))
         rows, cols, data = (np.concatenate(column) for column in zip(*parts, strict=True))
-        analysis = Analysis(
-            token_lists,
-            normalised,
-            batch,
-            words,
-            cues,
-            word_block.values[word_block.inverse],
-            word_block.counts[word_block.inverse],
-            chars,
-        )
+        analysis = Analysis(token_lists, normalised, batch, words, cues, word_block, chars)
         return (rows, cols, data), analysis
 
     def fired_cues(self, text: str) -> set[str]:
@@ -306,25 +297,20 @@ class ClaimVectorizer:
             # These are the tokens analyse() found, so only their spans are needed. Text between tokens
             # never holds a character a token starts with, so each token is the next occurrence of itself.
             spans.append(token_spans(normalised, analysis.token_lists[row]))
-        pair_starts, pair_labels, token_starts = [0], [], [0]
-        for label_list, text_spans in zip(labels, spans, strict=True):
-            for label in label_list:
-                pair_labels.append(label)
-                token_starts.append(token_starts[-1] + len(text_spans))
-            pair_starts.append(len(pair_labels))
+        pair_starts, pair_labels, token_starts = _pair_layout(labels, spans)
         positions = np.full(len(analysis.token_lists), -1, np.int64)
         positions[rows] = np.arange(len(rows))
         tally = EvidenceTally(positions, pair_starts, pair_labels, token_starts, weights)
         self._tally(analysis, positions, tally)
-        return spans, tally.scores, np.array(token_starts, np.int64)
+        return spans, tally.scores, token_starts
 
     def _tally(self, analysis: Analysis, positions: Any, tally: EvidenceTally) -> None:
         """Add every feature occurrence of the rows ``positions`` marks: word grams, then cue
         phrases, then character n-grams, so each token's contributions add up in one fixed order."""
-        words = analysis.words
-        ones = np.ones(len(words.rows))
-        tally.add(words.rows, words.features, words.firsts, words.widths, ones, analysis.word_values,
-                  analysis.word_totals, 0)  # fmt: skip
+        words, block = analysis.words, analysis.word_block
+        # each word occurrence's share: its entry's value over how often the gram occurs in its text
+        values, totals = block.values[block.inverse], block.counts[block.inverse]
+        tally.add(words.rows, words.features, words.firsts, words.widths, np.ones(len(words.rows)), values, totals, 0)
         if analysis.cues is not None:
             cue_rows, cues, firsts, widths = analysis.cues.evidence(positions >= 0)
             # a cue's value is its weight, shared by all the phrases of it that the text holds
@@ -343,20 +329,19 @@ class ClaimVectorizer:
         """:meth:`token_scores` over the tokens :func:`tokenize` finds, for texts whose lower-casing
         changed length: each text is analysed from its own tokens, then the pairs put together."""
         all_spans: list[list[tuple[int, int]]] = []
-        all_scores, counts = [], []
+        all_scores = []
         for text, label_list in zip(texts, labels, strict=True):
             tokens, spans = tokenize(text)
             all_spans.append(spans)
             # Not token_scores(): this text would send it back here.
             analysis = self._analyse([text], [tokens], [None])[1]
-            starts = [len(spans) * k for k in range(len(label_list) + 1)]
-            tally = EvidenceTally(np.zeros(1, np.int64), [0, len(label_list)], label_list, starts, weights)
-            self._tally(analysis, np.zeros(1, np.int64), tally)
+            one_text = np.zeros(1, np.int64)
+            tally = EvidenceTally(one_text, *_pair_layout([label_list], [spans]), weights)
+            self._tally(analysis, one_text, tally)
             all_scores.append(tally.scores)
-            counts += [len(spans)] * len(label_list)
-        token_starts = np.zeros(len(counts) + 1, np.int64)
-        np.cumsum(counts, out=token_starts[1:])
-        return all_spans, np.concatenate(all_scores) if all_scores else np.zeros(0), token_starts
+        # Each text's pairs follow the last text's, so the scores concatenate in pair order.
+        scores = np.concatenate(all_scores) if all_scores else np.zeros(0)
+        return all_spans, scores, _pair_layout(labels, all_spans)[2]
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -401,6 +386,20 @@ def _packed(vocabulary: dict[str, int]) -> _PackedVocabulary | dict[str, int]:
     if [vocabulary[gram] for gram in grams] != list(range(len(grams))) or any(_SEPARATOR in g for g in grams):
         return vocabulary  # not 0..n-1, or a gram the string form cannot hold: pickle the dict as it is
     return _PackedVocabulary(_SEPARATOR.join(grams), len(grams))
+
+
+def _pair_layout(labels: list[list[int]], spans: list[list[tuple[int, int]]]) -> tuple[Any, Any, Any]:
+    """(pair_starts, pair_labels, token_starts) for the (text, label) pairs of texts with these labels and
+    token spans, text by text: text ``i`` owns pairs ``pair_starts[i]:pair_starts[i + 1]``, and pair ``p``
+    one score per token of its text, ``token_starts[p]:token_starts[p + 1]``."""
+    per_text = np.fromiter(map(len, labels), np.int64, len(labels))
+    pair_starts = np.zeros(len(labels) + 1, np.int64)
+    np.cumsum(per_text, out=pair_starts[1:])
+    pair_labels = np.fromiter((label for label_list in labels for label in label_list), np.int64, pair_starts[-1])
+    tokens_per_text = np.fromiter(map(len, spans), np.int64, len(spans))
+    token_starts = np.zeros(pair_starts[-1] + 1, np.int64)
+    np.cumsum(np.repeat(tokens_per_text, per_text), out=token_starts[1:])
+    return pair_starts, pair_labels, token_starts
 
 
 def _vocabulary(df: Counter[str], n_docs: int, min_df: int) -> tuple[dict[str, int], Any]:

@@ -102,25 +102,27 @@ class Scorer:
             return [self._document(doc, [], empty.astype(bool), {}, 0, {}) for doc in segmented]
         probabilities, analysis = self.model.score(all_sentences)
         flagged = probabilities >= self.model.thresholds
-        flags_of: dict[int, list[int]] = {}
+        flagged_labels: dict[int, list[int]] = {}
         for row, label in zip(*(axis.tolist() for axis in np.nonzero(flagged)), strict=True):
-            flags_of.setdefault(row, []).append(label)
+            flagged_labels.setdefault(row, []).append(label)
+        # The flags each row reports: its flagged labels among those its request asks for.
+        flags_of: dict[int, list[int]] = {}
         wanted_rows: list[int] = []
-        wanted_labels: list[list[int]] = []
         position = 0
         for doc in segmented:
             wanted = _wanted_labels(doc.request)
             for row in range(position, position + len(doc.sentences)):
-                labels = [i for i in flags_of.get(row, ()) if i in wanted]
-                if labels and doc.request.explain:
-                    wanted_rows.append(row)
-                    wanted_labels.append(labels)
+                labels = [i for i in flagged_labels.get(row, ()) if i in wanted]
+                if labels:
+                    flags_of[row] = labels
+                    if doc.request.explain:
+                        wanted_rows.append(row)
             position += len(doc.sentences)
         evidence: dict[int, list[list[EvidenceSpan]]] = {}
         for start in range(0, len(wanted_rows), _EXPLAIN_CHUNK):  # bounded memory for large batches
             rows = wanted_rows[start : start + _EXPLAIN_CHUNK]
             explained = self.model.explain(
-                [all_sentences[row] for row in rows], wanted_labels[start : start + _EXPLAIN_CHUNK], analysis, rows
+                [all_sentences[row] for row in rows], [flags_of[row] for row in rows], analysis, rows
             )
             evidence.update(zip(rows, explained, strict=True))
         results = []
@@ -155,8 +157,6 @@ class Scorer:
         flags_of: dict[int, list[int]],
     ) -> dict[str, Any]:
         request = doc.request
-        wanted = set(request.labels) if request.labels is not None else set(LABEL_IDS)
-        wanted_indices = _wanted_labels(request)
         visible = doc.visible
         source_spans = doc.spans if visible.starts is None else [visible.to_source(a, b) for a, b in doc.spans]
         # UTF-16 offsets equal code-point offsets until _fill_utf16 finds a character outside the BMP.
@@ -167,11 +167,8 @@ class Scorer:
         ]  # fmt: skip
         flags_here = flags_of.get
         for index, row in enumerate(sentence_rows):
-            found = flags_here(first_row + index)
-            if found is None:
-                continue
-            label_indices = [i for i in found if i in wanted_indices]
-            if not label_indices:
+            label_indices = flags_here(first_row + index)
+            if label_indices is None:
                 continue
             evidence_lists = evidence.get(first_row + index) or [[] for _ in label_indices]
             visible_start = doc.spans[index][0]
@@ -180,6 +177,7 @@ class Scorer:
                 for label_index, phrases in zip(label_indices, evidence_lists, strict=True)
             ]
         _fill_utf16(request.text, sentence_rows)
+        wanted = set(request.labels) if request.labels is not None else set(LABEL_IDS)
         return self._body(request, sentence_rows, flagged, wanted)
 
     def _flag(
