@@ -3,7 +3,8 @@
 Scoring runs on the visible text; every visible character remembers the source span it
 came from, so sentence and evidence offsets point into what the client sent. Scripts,
 styles, comments and markup syntax never reach the visible text; block elements, list
-items, headings and line breaks become blank lines, which always end a sentence.
+items, headings and line breaks become blank lines, which always end a sentence. HTML is
+read by :mod:`app.htmltext`; Markdown here.
 """
 
 from __future__ import annotations
@@ -11,233 +12,19 @@ from __future__ import annotations
 import html
 import re
 from bisect import bisect_left
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
-from typing import Literal
+
+from app.htmltext import BLOCK_ELEMENTS, html_visible
+from app.visible import Builder, Format, Visible
 
 __all__ = ["Format", "Visible", "extract_visible"]
-
-Format = Literal["text", "html", "markdown"]
-
-_BLOCK_BREAK = "\n\n"
-
-
-@dataclass(frozen=True, slots=True)
-class Visible:
-    """Visible text plus, per visible character, the source span it stands for.
-
-    ``starts``/``ends`` are ``None`` for plain text, where visible and source coincide.
-    """
-
-    text: str
-    starts: list[int] | None = None
-    ends: list[int] | None = None
-    # Markup wrapped around visible text ("[text](url)", "`code`", "<https://...>"), keyed by
-    # the visible index of its first (last) character: (its last (first) index, source edge).
-    wrapped_starts: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
-    wrapped_ends: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
-
-    def to_source(self, start: int, end: int) -> tuple[int, int]:
-        """Map a non-empty visible span to the source span that renders as it."""
-        if self.starts is None or self.ends is None:
-            return start, end
-        source_start, source_end = self.starts[start], self.ends[end - 1]
-        # A span that covers a whole link or code span takes its markup along: "Read [our
-        # study](url)", not "Read [our study", which would render as different text.
-        for last, outer_start in self.wrapped_starts.get(start, ()):
-            if last < end:
-                source_start = min(source_start, outer_start)
-        for first, outer_end in self.wrapped_ends.get(end - 1, ()):
-            if first >= start:
-                source_end = max(source_end, outer_end)
-        return source_start, source_end
-
-
-class _Builder:
-    def __init__(self) -> None:
-        self.pieces: list[str] = []
-        self.starts: list[int] = []
-        self.ends: list[int] = []
-        self.wrapped_starts: dict[int, list[tuple[int, int]]] = {}
-        self.wrapped_ends: dict[int, list[tuple[int, int]]] = {}
-
-    def emit_source(self, text: str, position: int) -> None:
-        """Visible text copied one to one from ``source[position:position + len(text)]``."""
-        self.pieces.append(text)
-        self.starts.extend(range(position, position + len(text)))
-        self.ends.extend(range(position + 1, position + len(text) + 1))
-
-    def emit_decoded(self, text: str, start: int, end: int) -> None:
-        """Visible text that stands for a whole source span (an entity, say)."""
-        self.pieces.append(text)
-        self.starts.extend([start] * len(text))
-        self.ends.extend([end] * len(text))
-
-    def emit_break(self, position: int, text: str = _BLOCK_BREAK) -> None:
-        self.emit_decoded(text, position, position)
-
-    def wrap(self, first: int, start: int, end: int) -> None:
-        """The visible characters emitted since index ``first`` are wrapped in ``source[start:end]``."""
-        last = len(self.starts) - 1
-        if first <= last:
-            self.wrapped_starts.setdefault(first, []).append((last, start))
-            self.wrapped_ends.setdefault(last, []).append((first, end))
-
-    def build(self) -> Visible:
-        return Visible("".join(self.pieces), self.starts, self.ends, self.wrapped_starts, self.wrapped_ends)
 
 
 def extract_visible(source: str, fmt: Format) -> Visible:
     if fmt == "html":
-        return _HtmlExtractor(source).extract()
+        return html_visible(source)
     if fmt == "markdown":
         return _markdown_visible(source)
     return Visible(source)
-
-
-# --- HTML -----------------------------------------------------------------------------------
-
-_HIDDEN_ELEMENTS = frozenset({"script", "style", "template", "noscript", "svg", "math", "head"})
-_VISIBLE_IN_HEAD = frozenset({"title"})
-_BLOCK_ELEMENTS = frozenset(
-    [
-        "address",
-        "article",
-        "aside",
-        "blockquote",
-        "br",
-        "caption",
-        "dd",
-        "details",
-        "dialog",
-        "div",
-        "dl",
-        "dt",
-        "fieldset",
-        "figcaption",
-        "figure",
-        "footer",
-        "form",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "header",
-        "hr",
-        "li",
-        "main",
-        "nav",
-        "ol",
-        "option",
-        "p",
-        "pre",
-        "section",
-        "summary",
-        "table",
-        "tbody",
-        "td",
-        "tfoot",
-        "th",
-        "thead",
-        "title",
-        "tr",
-        "ul",
-        "body",
-        "html",
-        "button",
-        "label",
-    ]
-)
-_WHITESPACE = re.compile(r"\s")
-
-
-class _HtmlExtractor(HTMLParser):
-    def __init__(self, source: str) -> None:
-        super().__init__(convert_charrefs=False)
-        self.source = source
-        self.line_starts = [0] + [m.end() for m in re.finditer("\n", source)]
-        self.out = _Builder()
-        self.hidden: list[str] = []
-
-    def extract(self) -> Visible:
-        self.feed(self.source)
-        self.close()
-        return self.out.build()
-
-    def _offset(self) -> int:
-        line, column = self.getpos()
-        return self.line_starts[line - 1] + column
-
-    def _is_hidden(self) -> bool:
-        return bool(self.hidden) and self.hidden[-1] not in _VISIBLE_IN_HEAD
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BLOCK_ELEMENTS:
-            self.out.emit_break(self._offset())
-        if tag in _HIDDEN_ELEMENTS or (self.hidden and tag in _VISIBLE_IN_HEAD):
-            self.hidden.append(tag)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BLOCK_ELEMENTS:
-            self.out.emit_break(self._offset())
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self.hidden:
-            while self.hidden and self.hidden.pop() != tag:
-                pass
-        if tag in _BLOCK_ELEMENTS:
-            self.out.emit_break(self._offset())
-
-    def handle_data(self, data: str) -> None:
-        if self._is_hidden():
-            return
-        # Source whitespace is layout, not structure: only elements end sentences in HTML.
-        self.out.emit_source(_WHITESPACE.sub(" ", data), self._offset())
-
-    def handle_entityref(self, name: str) -> None:
-        self._emit_reference(f"&{name}")
-
-    def handle_charref(self, name: str) -> None:
-        self._emit_reference(f"&#{name}")
-
-    def _emit_reference(self, reference: str) -> None:
-        if self._is_hidden():
-            return
-        start = self._offset()
-        end = start + len(reference)
-        if self.source.startswith(";", end):
-            end += 1
-        decoded = html.unescape(self.source[start:end])
-        if decoded == self.source[start:end]:
-            self.out.emit_source(decoded, start)
-        else:
-            self.out.emit_decoded(_WHITESPACE.sub(" ", decoded), start, end)
-
-    # Comments, doctypes and processing instructions are markup, never text.
-    def handle_comment(self, data: str) -> None:
-        pass
-
-    def handle_decl(self, decl: str) -> None:
-        pass
-
-    def handle_pi(self, data: str) -> None:
-        pass
-
-    def unknown_decl(self, data: str) -> None:
-        pass
-
-    def parse_marked_section(self, i: int, report: bool = True) -> int:
-        # CPython's parser raises AssertionError on a malformed "<![0" or "<![foo ...]>";
-        # browsers treat it as a bogus comment up to the next ">", and so do we.
-        position = self.lineno, self.offset
-        try:
-            return super().parse_marked_section(i, report)
-        except AssertionError:
-            self.lineno, self.offset = position  # it moved the position before raising
-            close = self.rawdata.find(">", i + 3)
-            return -1 if close == -1 else close + 1
 
 
 # --- Markdown -------------------------------------------------------------------------------
@@ -256,7 +43,7 @@ _ESCAPABLE = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 
 
 def _markdown_visible(source: str) -> Visible:
-    out = _Builder()
+    out = Builder()
     fence: str | None = None
     in_paragraph = False
     position = 0
@@ -309,7 +96,7 @@ def _closing_hashes(body: str, start: int) -> int:
     return spaces if start <= spaces < hashes < end else len(body)
 
 
-def _inline(source: str, start: int, end: int, out: _Builder) -> None:
+def _inline(source: str, start: int, end: int, out: Builder) -> None:
     line = _Line(source, start, end)
     # Links nest; an explicit stack (resume at, outer end, first visible index, link start)
     # instead of recursion keeps "[[[[...]]]]" from exhausting the Python stack.
@@ -359,7 +146,7 @@ def _inline(source: str, start: int, end: int, out: _Builder) -> None:
             i += 1
 
 
-def _code_span(source: str, i: int, end: int, out: _Builder) -> int:
+def _code_span(source: str, i: int, end: int, out: Builder) -> int:
     run_end = i
     while run_end < end and source[run_end] == "`":
         run_end += 1
@@ -424,7 +211,7 @@ def _first_at_or_after(positions: list[int], position: int) -> int | None:
     return positions[index] if index < len(positions) else None
 
 
-def _angle(source: str, i: int, end: int, out: _Builder, line: _Line) -> int:
+def _angle(source: str, i: int, end: int, out: Builder, line: _Line) -> int:
     if autolink := _AUTOLINK.match(source, i, end):
         first = len(out.starts)
         out.emit_source(autolink.group(1), i + 1)
@@ -433,14 +220,14 @@ def _angle(source: str, i: int, end: int, out: _Builder, line: _Line) -> int:
     if source.startswith("<!--", i, end) and (comment_end := line.comment_end(i, end)) is not None:
         return comment_end
     if tag := _HTML_TAG.match(source, i, end):
-        if tag.group(1) and tag.group(1).lower() in _BLOCK_ELEMENTS:
+        if tag.group(1) and tag.group(1).lower() in BLOCK_ELEMENTS:
             out.emit_break(i)
         return tag.end()
     out.emit_source("<", i)
     return i + 1
 
 
-def _delimiter_run(source: str, i: int, end: int, out: _Builder) -> int:
+def _delimiter_run(source: str, i: int, end: int, out: Builder) -> int:
     """Emphasis markers are hidden; a lone ``*`` between spaces or ``_`` inside a word is text."""
     run_end = i
     while run_end < end and source[run_end] == source[i]:
