@@ -107,6 +107,22 @@ def machine() -> dict[str, Any]:
     }
 
 
+def reference_ms(repeats: int = 7) -> float:
+    """The best of ``repeats`` timings of one fixed piece of pure Python (counting and sorting 100,000
+    words), in milliseconds. The code never changes, so when it is slower than in another run, the
+    machine was slower then (a busy neighbour on the host, a lower clock), not claimscan."""
+    words = [f"word{i % 997}" for i in range(100_000)]
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        counts: dict[str, int] = {}
+        for word in words:
+            counts[word] = counts.get(word, 0) + 1
+        sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        best = min(best, time.perf_counter() - started)
+    return best * 1000.0
+
+
 def load_average() -> float:
     """The 1-minute load average: other work on the machine skews every figure."""
     with open("/proc/loadavg", encoding="ascii") as loadavg:
@@ -196,6 +212,11 @@ def targets(results: dict[str, Any]) -> list[Target]:
     ]
 
 
+def _reference(info: dict[str, Any]) -> str:
+    start, end = info.get("reference_ms_start"), info.get("reference_ms_end")
+    return "not measured" if start is None or end is None else f"{start:.2f} ms at start, {end:.2f} ms at end"
+
+
 def _ms(value: float) -> str:
     return f"{value:,.2f} ms" if value < 10 else f"{value:,.1f} ms"
 
@@ -252,7 +273,8 @@ def table(results: dict[str, Any], checks: list[Target]) -> str:
         (
             "machine",
             f"{info['usable_cores']} of {info['cores']} cores, {info['cpu']}, {info['memory_gb']} GB; "
-            f"1-min load average {info['load_average_start']:.1f} at start, {info['load_average_end']:.1f} at end",
+            f"1-min load average {info['load_average_start']:.1f} at start, {info['load_average_end']:.1f} at end; "
+            f"reference workload {_reference(info)} (fixed code: slower means a slower machine)",
             "",
             "",
         ),
@@ -421,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     started = time.perf_counter()
-    load_before = load_average()
+    load_before, reference_before = load_average(), reference_ms()
 
     def step(message: str) -> None:
         _progress(f"[{time.perf_counter() - started:6.1f}s] {message}")
@@ -442,7 +464,13 @@ def main(argv: list[str] | None = None) -> int:
     step("done")
     results: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {**machine(), "load_average_start": load_before, "load_average_end": load_average()},
+        "machine": {
+            **machine(),
+            "load_average_start": load_before,
+            "load_average_end": load_average(),
+            "reference_ms_start": reference_before,
+            "reference_ms_end": reference_ms(),
+        },
         "model_version": loaded.version,
         "articles_dir": os.path.relpath(directory, ROOT),
         "target_article": target_article(articles).name,  # the latency targets' "1,000-word article"
