@@ -14,7 +14,7 @@ import numpy as np
 from app import API_VERSION
 from app.markup import Format, Visible, extract_visible
 from app.model import ClaimModel, EvidenceSpan
-from app.taxonomy import LABEL_IDS, Taxonomy
+from app.taxonomy import LABEL_IDS, Taxonomy, render_message
 from app.text import has_astral, split_sentences, utf16_offsets
 
 __all__ = ["CLAIM_LABELS", "DocumentRequest", "Scorer"]
@@ -51,6 +51,7 @@ class Scorer:
         self.taxonomy = taxonomy
         self.model_version = model_version
         self._labels = [taxonomy.label(label_id) for label_id in LABEL_IDS]
+        self._message_parts = [label.message.split("{evidence}") for label in self._labels]
         # Each label's flag with the parts that depend only on the label filled in, built once and
         # copied per flag; the keys are in the order the response lists them.
         self._flag_templates = [
@@ -208,7 +209,7 @@ class Scorer:
             )
         flag = self._flag_templates[label_index].copy()  # the keys in response order, the constant ones filled
         flag["score"] = round(scores[label_index], 4)
-        flag["message"] = self._labels[label_index].render_message([item["text"] for item in items])
+        flag["message"] = render_message(self._message_parts[label_index], [item["text"] for item in items])
         flag["evidence"] = items
         return flag
 

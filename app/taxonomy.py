@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, mod
 
 from app.errors import TaxonomyError
 
-__all__ = ["DEFAULT_TAXONOMY_PATH", "LABEL_IDS", "Label", "Taxonomy", "load_taxonomy"]
+__all__ = ["DEFAULT_TAXONOMY_PATH", "LABEL_IDS", "Label", "Taxonomy", "load_taxonomy", "render_message"]
 
 DEFAULT_TAXONOMY_PATH = Path(__file__).with_name("taxonomy.yaml")
 # The contract of ../shared/labelling-guide.md: ids and their order.
@@ -63,9 +63,16 @@ class Label(_Strict):
     examples: Examples
 
     def render_message(self, evidence: list[str]) -> str:
-        quoted = ", ".join(f"\u201c{phrase}\u201d" for phrase in evidence) or "This sentence"
-        text = self.message.replace("{evidence}", quoted)
-        return text[0].upper() + text[1:]
+        return render_message(self.message.split("{evidence}"), evidence)
+
+
+def render_message(message_parts: list[str], evidence: list[str]) -> str:
+    """A label's message (split at its ``{evidence}`` placeholder) with the evidence phrases quoted in
+    it. Split once per label by the caller: a document renders one message per flag."""
+    quoted = "\u201c" + "\u201d, \u201c".join(evidence) + "\u201d" if evidence else "This sentence"
+    text = quoted.join(message_parts)
+    first = text[0].upper()
+    return text if first == text[0] else first + text[1:]
 
 
 class DocumentFinding(_Strict):

@@ -9,7 +9,7 @@ import yaml
 
 from app.errors import TaxonomyError
 from app.scoring import Scorer
-from app.taxonomy import DEFAULT_TAXONOMY_PATH, LABEL_IDS, Taxonomy, load_taxonomy
+from app.taxonomy import DEFAULT_TAXONOMY_PATH, LABEL_IDS, Taxonomy, load_taxonomy, render_message
 
 RAW = yaml.safe_load(DEFAULT_TAXONOMY_PATH.read_text())
 EXAMPLES = [
@@ -72,3 +72,27 @@ def test_unreadable_taxonomy_is_a_taxonomy_error(tmp_path: Path) -> None:
         load_taxonomy(tmp_path / "missing.yaml")
     with pytest.raises(TaxonomyError, match="mapping"):
         load_taxonomy(_write(tmp_path, ["a", "list"]))
+
+
+@pytest.mark.parametrize(
+    ("message", "evidence", "expected"),
+    [
+        ("{evidence} overstates.", ["cures it"], "\u201ccures it\u201d overstates."),
+        ("{evidence} overstates.", ["cures", "in days"], "\u201ccures\u201d, \u201cin days\u201d overstates."),
+        ("{evidence} overstates.", [], "This sentence overstates."),
+        ("here {evidence} and {evidence}.", ["x"], "Here \u201cx\u201d and \u201cx\u201d."),
+        ("\u00dfe {evidence}", ["x"], "SSe \u201cx\u201d"),  # upper-casing may lengthen the first letter
+    ],
+)
+def test_render_message_quotes_the_evidence_in_place_and_capitalises(
+    message: str, evidence: list[str], expected: str
+) -> None:
+    assert render_message(message.split("{evidence}"), evidence) == expected
+
+
+def test_every_label_renders_its_message_with_the_evidence() -> None:
+    for label in load_taxonomy().labels:
+        rendered = label.render_message(["works in hours"])
+        assert "\u201cworks in hours\u201d" in rendered
+        assert "{evidence}" not in rendered
+        assert rendered[0].isupper() or rendered[0] == "\u201c"
