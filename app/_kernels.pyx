@@ -170,34 +170,30 @@ cdef Py_ssize_t _row_length(const int64_t[::1] indptr, int64_t row, Py_ssize_t n
     return indptr[row + 1] - indptr[row]
 
 
-def decide(
+def add_decisions(
+    double[:, ::1] decision,
     const int64_t[::1] rows,
     const int64_t[::1] columns,
     const double[::1] values,
     const double[:, ::1] weights,
-    const double[::1] intercept,
-    Py_ssize_t n_rows,
+    Py_ssize_t column_offset,
 ):
-    """``X @ weights + intercept`` for X given as (row, column, value) triples; repeats add up.
+    """``decision += X @ weights[column_offset:]`` for one block of X, given as (row, column, value)
+    triples whose columns count from ``column_offset``; repeats add up. Blocks added one after
+    another sum as their concatenation would, entry by entry, without building it.
 
     ``weights`` is (features x labels): all of one feature's labels are read together, from one
     cache line or two.
     """
-    cdef Py_ssize_t n_labels = weights.shape[1], n = rows.shape[0], i, j
-    if columns.shape[0] != n or values.shape[0] != n or intercept.shape[0] != n_labels or n_rows < 0:
-        raise ValueError("rows, columns and values must be parallel, and the intercept one per label")
+    cdef Py_ssize_t n_labels = weights.shape[1], n = rows.shape[0], n_rows = decision.shape[0], i, j
+    if columns.shape[0] != n or values.shape[0] != n or decision.shape[1] != n_labels or column_offset < 0:
+        raise ValueError("rows, columns and values must be parallel, and the decisions one column per label")
     for i in range(n):
-        if not (0 <= rows[i] < n_rows and 0 <= columns[i] < weights.shape[0]):
+        if not (0 <= rows[i] < n_rows and 0 <= columns[i] < weights.shape[0] - column_offset):
             raise ValueError("a (row, column) pair is outside the decision matrix or the weights")
-    decision_array = np.zeros((n_rows, n_labels), np.float64)
-    cdef double[:, ::1] decision = decision_array
     for i in range(n):
         for j in range(n_labels):
-            decision[rows[i], j] += values[i] * weights[columns[i], j]
-    for i in range(n_rows):
-        for j in range(n_labels):
-            decision[i, j] += intercept[j]
-    return decision_array
+            decision[rows[i], j] += values[i] * weights[columns[i] + column_offset, j]
 
 
 @cython.final

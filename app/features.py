@@ -43,7 +43,10 @@ from app.gramindex import (
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
-__all__ = ["Analysis", "ClaimVectorizer", "FeatureConfig", "build_vectorizer", "tokenize"]
+__all__ = ["Analysis", "Block", "ClaimVectorizer", "FeatureConfig", "build_vectorizer", "tokenize"]
+
+# One block of the feature matrix: (row, column, value) arrays, columns counted from the int.
+Block = tuple[Any, Any, Any, int]
 
 _FOLDS = [(str(d), "0") for d in range(10)] + [("\u2019", "'")]
 
@@ -225,40 +228,43 @@ class ClaimVectorizer:
         return sp.csr_matrix((data, (rows, cols)), shape=(len(texts), self.n_features))
 
     def transform_coo(self, texts: list[str]) -> tuple[Any, Any, Any]:
-        """The feature matrix as (row, column, value) arrays: scoring needs no CSR."""
-        return self.analyse(texts)[0]
+        """The feature matrix as (row, column, value) arrays."""
+        shifted = [(rows, columns + offset, values) for rows, columns, values, offset in self.analyse(texts)[0]]
+        rows, columns, values = (np.concatenate(column) for column in zip(*shifted, strict=True))
+        return rows, columns, values
 
     def fit_transform(self, texts: list[str]) -> sp.csr_matrix:
         return self.fit(texts).transform(texts)
 
-    def analyse(self, texts: list[str]) -> tuple[tuple[Any, Any, Any], Analysis]:
-        """The feature matrix as (row, column, value) arrays, and what was computed on the way,
-        which :meth:`token_scores` reuses rather than tokenising and looking everything up again."""
+    def analyse(self, texts: list[str]) -> tuple[list[Block], Analysis]:
+        """The feature matrix in blocks (word grams, character n-grams, cues), each as (row, column,
+        value) arrays with its first column, and what was computed on the way, which
+        :meth:`token_scores` reuses rather than tokenising and looking everything up again. Scoring
+        reads the blocks one after another (:func:`app._kernels.add_decisions`) and never joins them."""
         return self._analyse(texts, *_token_lists(texts))
 
     def _analyse(
         self, texts: list[str], token_lists: list[list[str]], normalised: list[str | None]
-    ) -> tuple[tuple[Any, Any, Any], Analysis]:
+    ) -> tuple[list[Block], Analysis]:
         index = self.index
         batch = index.batch(token_lists)
         words = index.word_occurrences(batch, self.config.scope_features)
         word_block = index.word_features(batch, words, self.word_idf_, self.config.word_weight)
-        word_part = (word_block.rows, word_block.columns, word_block.values)
-        parts = [word_part]
+        blocks: list[Block] = [(word_block.rows, word_block.columns, word_block.values, 0)]
         offset = len(self.word_vocabulary_)
         chars = None
         if self.config.use_chars:
             chars = index.char_features(batch, self.char_idf_, self.config.char_weight)
-            parts.append((chars.rows, chars.columns + offset, chars.values))
+            blocks.append((chars.rows, chars.columns, chars.values, offset))
         offset += len(self.char_vocabulary_)
         cues = None
         if self.config.use_cues:
             cues = self.cue_matcher.match(texts, batch)
-            rows, columns = np.nonzero(cues.fired)
-            parts.append((rows, columns + offset, np.full(len(rows), self.config.cue_weight)))
-        rows, cols, data = (np.concatenate(column) for column in zip(*parts, strict=True))
+            # np.nonzero's arrays are strided views of one (n, 2) array; the kernels read contiguous ones
+            rows, columns = (np.ascontiguousarray(axis) for axis in np.nonzero(cues.fired))
+            blocks.append((rows, columns, np.full(len(rows), self.config.cue_weight), offset))
         analysis = Analysis(token_lists, normalised, batch, words, cues, word_block, chars)
-        return (rows, cols, data), analysis
+        return blocks, analysis
 
     def fired_cues(self, text: str) -> set[str]:
         """Names of the cue features that fire for ``text`` (the keyword baseline reads these)."""

@@ -16,8 +16,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from app._kernels import decide, positive_runs
-from app.features import Analysis, ClaimVectorizer
+from app._kernels import add_decisions, positive_runs
+from app.features import Analysis, Block, ClaimVectorizer
 
 __all__ = ["ClaimModel", "EvidenceSpan"]
 
@@ -45,19 +45,22 @@ class ClaimModel:
     thresholds: Any  # (n_labels,) probability cut-offs
 
     def decision_function(self, texts: list[str]) -> Any:
-        return self._decide(self.vectorizer.transform_coo(texts), len(texts))
+        return self._decide(self.vectorizer.analyse(texts)[0], len(texts))
 
     def predict_proba(self, texts: list[str]) -> Any:
         return self.calibrate(self.decision_function(texts))
 
     def score(self, texts: list[str]) -> tuple[Any, Analysis]:
         """Calibrated probabilities, and the analysis of the texts that explain() can reuse."""
-        coo, analysis = self.vectorizer.analyse(texts)
-        return self.calibrate(self._decide(coo, len(texts))), analysis
+        blocks, analysis = self.vectorizer.analyse(texts)
+        return self.calibrate(self._decide(blocks, len(texts))), analysis
 
-    def _decide(self, coo: tuple[Any, Any, Any], n_rows: int) -> Any:
-        rows, cols, data = coo
-        return decide(rows, cols, np.asarray(data, np.float64), self.weights, self.intercept_c, n_rows)
+    def _decide(self, blocks: list[Block], n_rows: int) -> Any:
+        decision = np.zeros((n_rows, len(self.intercept_c)))
+        for rows, columns, values, offset in blocks:
+            add_decisions(decision, rows, columns, values, self.weights, offset)
+        decision += self.intercept_c
+        return decision
 
     def __post_init__(self) -> None:
         self.coef = _feature_major(self.coef)

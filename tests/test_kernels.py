@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from app._kernels import (
     CharTables,
     EvidenceTally,
+    add_decisions,
     char_block,
-    decide,
     flatten_tokens,
     match_phrases,
     occurrence_block,
@@ -165,24 +165,41 @@ def test_char_tables_refuse_row_pointers_past_the_entries_and_a_writable_vocabul
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 9), st.floats(-2, 2)), max_size=30))
-def test_decide_equals_the_dense_product(triples: list[tuple[int, int, float]]) -> None:
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 9), st.floats(-2, 2)), max_size=30),
+    st.integers(0, 10),
+)
+def test_add_decisions_in_blocks_equals_the_dense_product(triples: list[tuple[int, int, float]], split: int) -> None:
     rng = np.random.default_rng(len(triples))
-    coef, intercept = rng.normal(size=(3, 10)), rng.normal(size=3)
+    coef = rng.normal(size=(3, 10))
     weights = coef.T.copy()  # the kernel reads (features x labels)
     rows, columns, values = (np.array(column) for column in zip(*triples, strict=True)) if triples else ([],) * 3
+    rows, columns, values = np.asarray(rows, np.int64), np.asarray(columns, np.int64), np.asarray(values, float)
     dense = np.zeros((4, 10))
-    np.add.at(dense, (np.asarray(rows, np.int64), np.asarray(columns, np.int64)), np.asarray(values, float))
-    got = decide(
-        np.asarray(rows, np.int64), np.asarray(columns, np.int64), np.asarray(values, float), weights, intercept, 4
-    )
-    np.testing.assert_allclose(got, dense @ coef.T + intercept, atol=1e-12)
+    np.add.at(dense, (rows, columns), values)
+    # Two blocks: features below ``split``, and the rest counted from ``split``.
+    decision = np.zeros((4, 3))
+    low = columns < split
+    add_decisions(decision, rows[low], columns[low], values[low], weights, 0)
+    add_decisions(decision, rows[~low], columns[~low] - split, values[~low], weights, split)
+    np.testing.assert_allclose(decision, dense @ coef.T, atol=1e-12)
+    # the blocks' concatenation, in one block, adds the same terms in the same order: bit for bit
+    order = np.argsort(~low, kind="stable")
+    in_order = np.zeros((4, 3))
+    add_decisions(in_order, rows[order], columns[order], values[order], weights, 0)
+    assert np.array_equal(in_order, decision)
 
 
-@pytest.mark.parametrize(("row", "column"), [(4, 0), (-1, 0), (0, 10), (0, -3)])
-def test_decide_refuses_pairs_outside_the_matrix(row: int, column: int) -> None:
-    with pytest.raises(ValueError, match="outside"):
-        decide(np.array([row], np.int64), np.array([column], np.int64), np.ones(1), np.ones((10, 3)), np.zeros(3), 4)
+@pytest.mark.parametrize(
+    ("row", "column", "offset"), [(4, 0, 0), (-1, 0, 0), (0, 10, 0), (0, -3, 0), (0, 5, 5), (0, 0, -1)]
+)
+def test_add_decisions_refuses_pairs_outside_the_matrix(row: int, column: int, offset: int) -> None:
+    decision = np.zeros((4, 3))
+    with pytest.raises(ValueError, match=r"outside|parallel"):
+        add_decisions(
+            decision, np.array([row], np.int64), np.array([column], np.int64), np.ones(1), np.ones((10, 3)), offset
+        )
+    assert not decision.any()
 
 
 def test_token_spans_find_each_token_after_the_last_and_refuse_a_missing_one() -> None:
