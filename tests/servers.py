@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from app.artifacts import CURRENT_FILE, MANIFEST_FILE
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
 DEADLINE = 60.0  # seconds; a healthy server starts in about two
+STOP_GRACE = 10.0  # seconds for a server to stop on SIGTERM at the end of a test
 
 DOCUMENT = (
     "Our IV drips cure depression within hours. They are completely safe and FDA approved! "
@@ -123,15 +125,27 @@ def serving(tmp_path: Path, models_dir: Path, command: Command = uvicorn_command
             stdin=subprocess.DEVNULL,
             stdout=stdout,
             stderr=stderr,
+            start_new_session=True,  # a process group of its own, to kill with the workers it starts
         )
     server = Server(process, f"http://127.0.0.1:{port}", stderr_path, stdout_path)
     try:
         server.wait_ready()
         yield server
     finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=DEADLINE)
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server the way an orchestrator would, so a supervisor stops its workers and removes its
+    metrics directory; SIGKILL, if it hangs, goes to its whole process group: killing only the
+    supervisor would leave its workers serving on, orphaned."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # still unreaped, so the group id cannot be anyone else's
+    process.wait(timeout=DEADLINE)
 
 
 def point_current(models_dir: Path, version: str) -> None:
