@@ -17,6 +17,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import workermetrics
+
 __all__ = ["AccessLogMiddleware", "Metrics", "configure_logging"]
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -24,25 +26,42 @@ access_logger = logging.getLogger("claimscan.access")
 
 
 class Metrics:
-    """One registry per app, so apps built in tests never collide."""
+    """Request, scoring and model metrics for one app.
+
+    Alone in its process (one worker, and the many apps tests build) an app keeps its metrics in a
+    registry of its own, so apps never share values. Under the multi-worker supervisor every worker
+    writes to the shared files of ``app/workermetrics.py`` and a scrape reports the sum of all workers.
+    """
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "claimscan_requests", "HTTP requests", ["route", "method", "status"], registry=self.registry
-        )
+        self.shared = workermetrics.shared_by_workers()
+        home: CollectorRegistry | None
+        if self.shared:
+            # File-backed values reach a scrape through their files; registering them too would count them twice.
+            self.registry, home = workermetrics.scrape_registry(), None
+        else:
+            self.registry = home = CollectorRegistry()
+        self._model_version: str | None = None
+        self.requests = Counter("claimscan_requests", "HTTP requests", ["route", "method", "status"], registry=home)
         self.latency = Histogram(
             "claimscan_request_seconds",
             "HTTP request latency",
             ["route", "method"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-            registry=self.registry,
+            registry=home,
         )
-        self.documents = Counter("claimscan_documents_scored", "Documents scored", registry=self.registry)
-        self.sentences = Counter("claimscan_sentences_scored", "Sentences scored", registry=self.registry)
-        self.flags = Counter("claimscan_flags_raised", "Flags raised", ["label"], registry=self.registry)
+        self.documents = Counter("claimscan_documents_scored", "Documents scored", registry=home)
+        self.sentences = Counter("claimscan_sentences_scored", "Sentences scored", registry=home)
+        self.flags = Counter("claimscan_flags_raised", "Flags raised", ["label"], registry=home)
+        # Summed over live workers, the value is how many workers serve each version: 1 with one worker,
+        # and a split shows a reload still under way, or one that failed in some worker. "live" drops an
+        # exited worker's share (the supervisor tells prometheus_client which pid exited).
         self.model_info = Gauge(
-            "claimscan_model_info", "The loaded model (value 1)", ["version"], registry=self.registry
+            "claimscan_model_info",
+            "Worker processes serving each model version (1 with a single worker)",
+            ["version"],
+            registry=home,
+            multiprocess_mode="livesum",
         )
 
     def observe_documents(self, bodies: list[dict[str, Any]]) -> None:
@@ -60,7 +79,12 @@ class Metrics:
                 self.flags.labels(label=label).inc(count)
 
     def set_model(self, version: str) -> None:
-        self.model_info.clear()
+        previous, self._model_version = self._model_version, version
+        if previous is not None and previous != version:
+            if self.shared:  # a series cannot be deleted from the shared files: 0 says this worker left it
+                self.model_info.labels(version=previous).set(0)
+            else:
+                self.model_info.remove(previous)
         self.model_info.labels(version=version).set(1)
 
 

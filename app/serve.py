@@ -7,6 +7,8 @@ socket of its own, all bound to the same port with ``SO_REUSEPORT``, and the ker
 new connections across them. The parent only supervises: it restarts a worker that dies (with
 the same socket, so no connection is refused meanwhile), forwards SIGHUP (each worker reloads
 its model), and on SIGTERM or SIGINT stops the workers, which finish the requests in flight.
+It also gives the workers one metrics directory, so any of them answers a scrape with the totals
+of all (``app/workermetrics.py``).
 
 One worker, or a platform without ``SO_REUSEPORT``, runs plain ``uvicorn.run``.
 """
@@ -26,6 +28,8 @@ from typing import Any
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
+
+from app import workermetrics
 
 __all__ = ["bind_reuse_port", "serve"]
 
@@ -88,6 +92,15 @@ class _Supervisor:
         except OSError as exc:
             logger.error("cannot listen on %s:%s: %s", self.host, self.port, exc)
             return STARTUP_FAILURE
+        try:
+            with workermetrics.shared_directory() as metrics_directory:
+                logger.info("Workers share their metrics in %s", metrics_directory)
+                return self._supervise(sockets)
+        finally:
+            for sock in sockets:
+                sock.close()
+
+    def _supervise(self, sockets: list[socket.socket]) -> int:
         address = sockets[0].getsockname()
         logger.info("Uvicorn running on http://%s:%d with %d workers, one socket each", *address[:2], self.workers)
         for name in ("SIGTERM", "SIGINT"):
@@ -106,13 +119,14 @@ class _Supervisor:
                         self.stopping, self.exit_status = True, STARTUP_FAILURE
                         break
                     logger.warning("worker [%s] exited with %s; starting another", process.pid, process.exitcode)
+                    self._forget(process)  # first, so a replacement given the same pid starts without its gauges
                     if time.monotonic() - started[index] < _CRASH_PAUSE_S:
                         time.sleep(_CRASH_PAUSE_S)
                     processes[index], started[index] = self._start(sockets[index]), time.monotonic()
         finally:
             self._stop_all(processes)
-            for sock in sockets:
-                sock.close()
+            for process in processes:  # matters for an operator's directory, which outlives this run
+                self._forget(process)
         return self.exit_status
 
     def _start(self, sock: socket.socket) -> BaseProcess:
@@ -120,6 +134,11 @@ class _Supervisor:
         process.start()
         logger.info("Started worker process [%s]", process.pid)
         return process
+
+    @staticmethod
+    def _forget(process: BaseProcess) -> None:
+        if process.pid is not None:
+            workermetrics.forget_worker(process.pid)
 
     def _stop_all(self, processes: list[BaseProcess]) -> None:
         for process in processes:

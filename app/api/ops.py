@@ -44,7 +44,9 @@ async def readyz(runtime: RuntimeDep) -> Response:
     summary="Prometheus metrics",
 )
 async def metrics(metrics: MetricsDep) -> Response:
-    """Requests and latency by route and status, documents, sentences and flags scored, model version."""
+    """Requests and latency by route and status, documents, sentences and flags scored, model version.
+
+    Under `claimscan serve --workers N` every worker answers with the totals of all workers."""
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
