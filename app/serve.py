@@ -8,7 +8,8 @@ new connections across them. The parent only supervises: it restarts a worker th
 the same socket, so no connection is refused meanwhile), forwards SIGHUP (each worker reloads
 its model), and on SIGTERM or SIGINT stops the workers, which finish the requests in flight.
 It also gives the workers one metrics directory, so any of them answers a scrape with the totals
-of all (``app/workermetrics.py``).
+of all (``app/workermetrics.py``), and its pid, so a reload asked of one worker over HTTP reaches
+every worker (:func:`reload_every_worker`).
 
 One worker, or a platform without ``SO_REUSEPORT``, runs plain ``uvicorn.run``.
 """
@@ -31,9 +32,10 @@ from uvicorn.config import STARTUP_FAILURE
 
 from app import workermetrics
 
-__all__ = ["bind_reuse_port", "serve"]
+__all__ = ["SUPERVISOR_VARIABLE", "bind_reuse_port", "reload_every_worker", "serve"]
 
 APP = "app.main:app"
+SUPERVISOR_VARIABLE = "CLAIMSCAN_SUPERVISOR_PID"  # set in each worker's environment
 logger = logging.getLogger("uvicorn.error")
 _CRASH_PAUSE_S = 1.0  # before restarting a worker that died within this long of starting
 
@@ -66,8 +68,23 @@ def bind_reuse_port(host: str, port: int, count: int) -> list[socket.socket]:
     return sockets
 
 
-def _run_worker(sock: socket.socket, options: dict[str, Any]) -> None:
+def reload_every_worker() -> bool:
+    """From a worker: ask the supervisor to send every worker SIGHUP. False when not under it.
+
+    The supervisor forwards SIGHUP as if an operator had sent it, so the asking worker reloads
+    again too; loading the model ``models/current`` names a second time changes nothing there.
+    """
+    supervisor = os.environ.get(SUPERVISOR_VARIABLE)
+    # An orphaned worker's recorded pid may by now belong to some other process: signal only our parent.
+    if supervisor is None or int(supervisor) != os.getppid():
+        return False
+    os.kill(int(supervisor), signal.SIGHUP)
+    return True
+
+
+def _run_worker(sock: socket.socket, options: dict[str, Any], supervisor: int) -> None:
     """A worker process: uvicorn serving the app on its own socket."""
+    os.environ[SUPERVISOR_VARIABLE] = str(supervisor)
     # uvicorn re-raises SIGTERM once it has drained; exiting 0 then tells the parent it stopped cleanly.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.Server(uvicorn.Config(APP, **options)).run(sockets=[sock])
@@ -130,7 +147,7 @@ class _Supervisor:
         return self.exit_status
 
     def _start(self, sock: socket.socket) -> BaseProcess:
-        process = self.context.Process(target=_run_worker, args=(sock, self.options), daemon=False)
+        process = self.context.Process(target=_run_worker, args=(sock, self.options, os.getpid()), daemon=False)
         process.start()
         logger.info("Started worker process [%s]", process.pid)
         return process

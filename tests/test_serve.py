@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
+import subprocess
 import sys
 from http.client import HTTPConnection
 from pathlib import Path
@@ -15,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.serve import bind_reuse_port
+from app.serve import SUPERVISOR_VARIABLE, bind_reuse_port, reload_every_worker
 from app.workermetrics import DIRECTORY_VARIABLE
 from tests.scrape import sample_value, score_requests
 from tests.servers import DEADLINE, DOCUMENT, Server, add_version, point_current, serving, wait_until
@@ -171,6 +173,46 @@ def test_a_replaced_workers_requests_still_count_and_its_model_leaves_the_gauge(
         assert [score_requests(text) for text in scrapes] == [10] * 16  # the dead worker's share is kept
         # Two live workers serve the model: the dead one was forgotten, not added to its replacement.
         assert {sample_value(text, "claimscan_model_info", version=version) for text in scrapes} == {2}
+
+
+def test_admin_reload_on_one_worker_reloads_every_worker(tmp_path: Path, models_dir: Path, version: str) -> None:
+    key = "cs-" + secrets.token_hex(16)
+    with serving(tmp_path, models_dir, two_workers, CLAIMSCAN_API_KEYS=key) as server:
+        wait_until(lambda: server.stderr().count('"message": "model loaded"') == 2, "both workers loaded")
+        add_version(models_dir, version, "v-next")
+        point_current(models_dir, "v-next")
+        reloaded = httpx.post(f"{server.url}/admin/reload", headers={"X-API-Key": key}, timeout=30)
+        assert reloaded.status_code == 200
+        assert reloaded.json() == {"status": "reloaded", "model_version": "v-next", "previous_version": version}
+        # The receiving worker loads it, then the supervisor's SIGHUP reloads both workers: 2 + 1 + 2.
+        wait_until(lambda: server.stderr().count('"message": "model loaded"') == 5, "every worker to reload")
+        assert server.stderr().count('"model_version": "v-next"') == 3
+        connections, per_worker = connect_to_the_workers(server)
+        try:
+            assert min(per_worker.values()) >= 1, per_worker
+            ready = [call(connection, "GET", "/readyz") for connection in connections]
+            scrape = call(connections[0], "GET", "/metrics", **{"X-API-Key": key})[1]
+        finally:
+            for connection in connections:
+                connection.close()
+        assert {json.loads(body)["model_version"] for _, body in ready} == {"v-next"}
+        assert sample_value(scrape, "claimscan_model_info", version="v-next") == 2
+        assert sample_value(scrape, "claimscan_model_info", version=version) == 0
+        assert server.process.poll() is None
+
+
+def test_reload_every_worker_signals_no_one_outside_the_supervisor(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SUPERVISOR_VARIABLE, raising=False)
+    assert reload_every_worker() is False
+    # A recorded pid that is not this process's parent (an orphaned worker's supervisor, long gone) is left alone.
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        monkeypatch.setenv(SUPERVISOR_VARIABLE, str(bystander.pid))
+        assert reload_every_worker() is False
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
 
 
 def test_sighup_reloads_the_model_in_every_worker(tmp_path: Path, models_dir: Path, version: str) -> None:

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from app.api.deps import MetricsDep, RuntimeDep, SettingsDep, require_api_key
 from app.errors import ArtifactError, InvalidInput, ModelNotReady, Unauthorized
 from app.schemas import ErrorResponse, HealthResponse, ReadyResponse, ReloadResponse
+from app.serve import reload_every_worker
 
 __all__ = ["router"]
 
@@ -64,7 +65,11 @@ async def metrics(metrics: MetricsDep) -> Response:
     summary="Reload the model",
 )
 async def reload(runtime: RuntimeDep, settings: SettingsDep, metrics: MetricsDep) -> ReloadResponse:
-    """Load the model `models/current` names now and swap it in; in-flight requests finish on the old one."""
+    """Load the model `models/current` names now and swap it in; in-flight requests finish on the old one.
+
+    The answer is the receiving worker's. Under `claimscan serve --workers N`, once that worker has
+    reloaded, every worker (that one again too) reloads in the background as on SIGHUP; a failure
+    there is logged by that worker, which keeps its old model."""
     if not settings.api_keys:
         raise Unauthorized("reloading over HTTP requires CLAIMSCAN_API_KEYS to be set; send SIGHUP instead")
     try:
@@ -72,4 +77,5 @@ async def reload(runtime: RuntimeDep, settings: SettingsDep, metrics: MetricsDep
     except ArtifactError as exc:
         raise InvalidInput(f"reload failed, still serving the previous model: {exc}") from exc
     metrics.set_model(current)
+    reload_every_worker()
     return ReloadResponse(status="reloaded", model_version=current, previous_version=previous)
