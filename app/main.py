@@ -20,6 +20,7 @@ from app.errors import ArtifactError
 from app.limits import BodyLimitMiddleware
 from app.observability import AccessLogMiddleware, Metrics, configure_logging
 from app.runtime import Runtime
+from app.serve import hangup_while_starting
 from app.taxonomy import load_taxonomy
 
 __all__ = ["app", "create_app"]
@@ -44,6 +45,8 @@ def _install_reload_signal(app: FastAPI) -> None:
 
     with suppress(NotImplementedError, RuntimeError, ValueError):  # not on the main thread, or no signals
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_hangup)
+    if hangup_while_starting():  # asked for while the model loaded, which may have read the old models/current
+        on_hangup()
 
 
 @asynccontextmanager

@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 import time
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
@@ -32,17 +33,26 @@ from uvicorn.config import STARTUP_FAILURE
 
 from app import workermetrics
 
-__all__ = ["SUPERVISOR_VARIABLE", "bind_reuse_port", "reload_every_worker", "serve"]
+__all__ = [
+    "SUPERVISOR_VARIABLE",
+    "bind_reuse_port",
+    "defer_hangups_until_started",
+    "hangup_while_starting",
+    "reload_every_worker",
+    "serve",
+]
 
 APP = "app.main:app"
 SUPERVISOR_VARIABLE = "CLAIMSCAN_SUPERVISOR_PID"  # set in each worker's environment
 logger = logging.getLogger("uvicorn.error")
 _CRASH_PAUSE_S = 1.0  # before restarting a worker that died within this long of starting
+_hangup_while_starting = threading.Event()
 
 
 def serve(host: str, port: int, workers: int, **options: Any) -> int:
     """Serve until SIGTERM or SIGINT; the exit status for the command."""
     if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
+        defer_hangups_until_started()
         uvicorn.run(APP, host=host, port=port, workers=workers, **options)
         return 0
     return _Supervisor(host, port, workers, options).run()
@@ -82,9 +92,30 @@ def reload_every_worker() -> bool:
     return True
 
 
+def defer_hangups_until_started() -> None:
+    """Until the app installs its own SIGHUP handler, once its model is loaded, SIGHUP's default action
+    would end the process: a reload asked for while a worker starts (another worker's ``POST
+    /admin/reload``, an operator's ``kill -HUP``) killed it. Remember the signal instead; the app asks
+    :func:`hangup_while_starting` when it is up, and reloads if one came."""
+    signal.signal(signal.SIGHUP, _remember_hangup)
+
+
+def _remember_hangup(_signum: int, _frame: FrameType | None) -> None:
+    _hangup_while_starting.set()
+
+
+def hangup_while_starting() -> bool:
+    """Whether SIGHUP arrived before the app could handle it, so the model may have come from the old
+    ``models/current``; asking clears it."""
+    received = _hangup_while_starting.is_set()
+    _hangup_while_starting.clear()
+    return received
+
+
 def _run_worker(sock: socket.socket, options: dict[str, Any], supervisor: int) -> None:
     """A worker process: uvicorn serving the app on its own socket."""
     os.environ[SUPERVISOR_VARIABLE] = str(supervisor)
+    defer_hangups_until_started()
     # uvicorn re-raises SIGTERM once it has drained; exiting 0 then tells the parent it stopped cleanly.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.Server(uvicorn.Config(APP, **options)).run(sockets=[sock])

@@ -20,6 +20,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+import app.main
+from app.runtime import Runtime
+from app.serve import defer_hangups_until_started, hangup_while_starting
+from tests.conftest import make_client
 from tests.servers import (
     DEADLINE,
     DOCUMENT,
@@ -268,3 +272,31 @@ def test_sigterm_lets_requests_in_flight_finish_and_exits_0(tmp_path: Path, mode
         assert server.process.wait(timeout=DEADLINE) == 0, server.stderr()
         served = {entry["request_id"]: entry["status"] for entry in server.access_log()}
         assert all(served[f"slow-{number}"] == 200 for number in range(requests))
+
+
+def test_a_sighup_that_comes_before_the_app_can_handle_it_is_kept_for_later() -> None:
+    previous = signal.getsignal(signal.SIGHUP)
+    try:
+        defer_hangups_until_started()
+        signal.raise_signal(signal.SIGHUP)  # by default, this would have ended the test run
+        assert hangup_while_starting()
+        assert not hangup_while_starting()  # asking clears it
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
+def test_the_app_reloads_once_it_is_up_when_a_sighup_came_while_it_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    reloads: list[tuple[str, str]] = []
+    original = Runtime.reload
+
+    def counted(runtime: Runtime) -> tuple[str, str]:
+        reloads.append(original(runtime))
+        return reloads[-1]
+
+    monkeypatch.setattr(Runtime, "reload", counted)
+    monkeypatch.setattr(app.main, "hangup_while_starting", lambda: True)
+    with make_client() as client:
+        wait_until(lambda: bool(reloads), "the deferred reload")
+        assert client.get("/readyz").json()["status"] == "ready"
+    assert len(reloads) == 1
+    assert reloads[0][0] == reloads[0][1]  # the same models/current: the same version again
