@@ -199,8 +199,10 @@ def add_decisions(
     cache line or two.
     """
     cdef Py_ssize_t n_labels = weights.shape[1], n = rows.shape[0], n_rows = decision.shape[0], i, j
-    if columns.shape[0] != n or values.shape[0] != n or decision.shape[1] != n_labels or column_offset < 0:
+    if columns.shape[0] != n or values.shape[0] != n or decision.shape[1] != n_labels:
         raise ValueError("rows, columns and values must be parallel, and the decisions one column per label")
+    if column_offset < 0:
+        raise ValueError("the block's first column is outside the weights")
     for i in range(n):
         if not (0 <= rows[i] < n_rows and 0 <= columns[i] < weights.shape[0] - column_offset):
             raise ValueError("a (row, column) pair is outside the decision matrix or the weights")

@@ -224,14 +224,9 @@ class ClaimVectorizer:
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         import scipy.sparse as sp  # here, not at the top: serving never builds a matrix, and scipy is 0.13 s to import
 
-        rows, cols, data = self.transform_coo(texts)
-        return sp.csr_matrix((data, (rows, cols)), shape=(len(texts), self.n_features))
-
-    def transform_coo(self, texts: list[str]) -> tuple[Any, Any, Any]:
-        """The feature matrix as (row, column, value) arrays."""
         shifted = [(rows, columns + offset, values) for rows, columns, values, offset in self.analyse(texts)[0]]
         rows, columns, values = (np.concatenate(column) for column in zip(*shifted, strict=True))
-        return rows, columns, values
+        return sp.csr_matrix((values, (rows, columns)), shape=(len(texts), self.n_features))
 
     def fit_transform(self, texts: list[str]) -> sp.csr_matrix:
         return self.fit(texts).transform(texts)

@@ -62,9 +62,6 @@ class Label(_Strict):
     references: tuple[Reference, ...] = Field(min_length=1)
     examples: Examples
 
-    def render_message(self, evidence: list[str]) -> str:
-        return render_message(self.message.split("{evidence}"), evidence)
-
 
 def render_message(message_parts: list[str], evidence: list[str]) -> str:
     """A label's message (split at its ``{evidence}`` placeholder) with the evidence phrases quoted in

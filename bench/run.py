@@ -274,7 +274,7 @@ def table(results: dict[str, Any], checks: list[Target]) -> str:
             "machine",
             f"{info['usable_cores']} of {info['cores']} cores, {info['cpu']}, {info['memory_gb']} GB; "
             f"1-min load average {info['load_average_start']:.1f} at start, {info['load_average_end']:.1f} at end; "
-            f"reference workload {_reference(info)} (fixed code: slower means a slower machine)",
+            f"reference workload {_reference(info)} (fixed pure Python: it shows CPU drift, not a crowded cache)",
             "",
             "",
         ),

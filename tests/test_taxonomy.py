@@ -92,7 +92,7 @@ def test_render_message_quotes_the_evidence_in_place_and_capitalises(
 
 def test_every_label_renders_its_message_with_the_evidence() -> None:
     for label in load_taxonomy().labels:
-        rendered = label.render_message(["works in hours"])
+        rendered = render_message(label.message.split("{evidence}"), ["works in hours"])
         assert "\u201cworks in hours\u201d" in rendered
         assert "{evidence}" not in rendered
         assert rendered[0].isupper() or rendered[0] == "\u201c"
