@@ -11,7 +11,7 @@ each kernel checks every index it is given once, up front or as it reads it, and
 import numpy as np
 
 cimport cython
-from libc.math cimport log, sqrt
+from libc.math cimport fabs, log, rint, sqrt
 from cpython.unicode cimport Py_UNICODE_ISALNUM, PyUnicode_Find
 from libc.stdint cimport int8_t, int32_t, int64_t
 
@@ -412,6 +412,78 @@ def positive_runs(const double[::1] scores, const int64_t[::1] token_starts, dou
         best_array,
         best_token_array,
     )
+
+
+cdef double _round4(double x):
+    """``round(x, 4)``, exactly as Python rounds (the float nearest the decimal that the exact
+    value of ``x`` rounds to, half to even), without its decimal conversion in the common case:
+    when ``x * 10000`` is far enough from a half, ``rint`` of it is the integer Python would pick
+    (the product is off by at most 2**-22 below 1e9), and dividing that integer by 10000 gives the
+    float nearest the decimal, as Python's conversion back does. Near a half, or out of range,
+    Python's own ``round`` decides."""
+    cdef double scaled = x * 10000.0, whole
+    if not fabs(scaled) < 1e9:  # also NaN and the infinities
+        return round(x, 4)
+    whole = rint(scaled)
+    if fabs(fabs(scaled - whole) - 0.5) < 1e-6:
+        return round(x, 4)
+    return whole / 10000.0
+
+
+def round4(double x):
+    """:func:`round` to 4 digits, as the kernels do it (exposed for the tests)."""
+    return _round4(x)
+
+
+def evidence_runs(
+    const double[::1] scores, const int64_t[::1] token_starts, double floor, Py_ssize_t max_runs, double keep_ratio
+):
+    """For each pair's slice of ``scores``: the runs of :func:`positive_runs` worth showing, as
+    ``(first token, last token, summed score rounded to 4 digits)``, strongest first (ties: the
+    earlier run), at most ``max_runs`` and none below ``keep_ratio`` of the strongest. A pair
+    whose best token is not positive gets that token alone, with its unrounded score; an empty
+    slice gets nothing."""
+    if max_runs < 0:
+        raise ValueError("max_runs must not be negative")
+    run_pairs_array, firsts_array, lasts_array, sums_array, best_array, best_token_array = positive_runs(
+        scores, token_starts, floor
+    )
+    cdef const int64_t[::1] run_pairs = run_pairs_array, firsts = firsts_array, lasts = lasts_array
+    cdef const int64_t[::1] best_tokens = best_token_array
+    cdef const double[::1] sums = sums_array, bests = best_array
+    cdef Py_ssize_t n_runs = run_pairs.shape[0], n_pairs = token_starts.shape[0] - 1, p, i = 0, begin, j, k, chosen
+    rounded_array = np.empty(n_runs, np.float64)
+    taken_array = np.zeros(n_runs, np.int8)
+    cdef double[::1] rounded = rounded_array
+    cdef int8_t[::1] taken = taken_array
+    cdef double strongest = 0.0
+    for j in range(n_runs):
+        rounded[j] = _round4(sums[j])
+    result = []
+    for p in range(n_pairs):
+        begin = i
+        while i < n_runs and run_pairs[i] == p:
+            i += 1
+        kept = []
+        if begin == i:
+            if bests[p] <= 0 and best_tokens[p] >= 0:  # nothing pushes this label up: the least negative token
+                kept.append((best_tokens[p], best_tokens[p], bests[p]))
+        else:
+            for k in range(max_runs):
+                chosen = -1
+                for j in range(begin, i):
+                    if not taken[j] and (chosen < 0 or rounded[j] > rounded[chosen]):
+                        chosen = j
+                if chosen < 0:
+                    break
+                if k == 0:
+                    strongest = rounded[chosen]
+                if not rounded[chosen] >= strongest * keep_ratio:
+                    break  # every run left is weaker still
+                taken[chosen] = 1
+                kept.append((firsts[chosen], lasts[chosen], rounded[chosen]))
+        result.append(kept)
+    return result
 
 
 def token_spans(str text, list tokens):

@@ -16,13 +16,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from app._kernels import add_decisions, positive_runs
+from app._kernels import add_decisions, evidence_runs
 from app.features import Analysis, Block, ClaimVectorizer
 
 __all__ = ["ClaimModel", "EvidenceSpan"]
 
 _MAX_EVIDENCE = 3
 _RUN_FLOOR = 0.2  # a token joins an evidence run when it carries 20% of the strongest token's weight
+_KEEP_RATIO = 0.25  # a run is shown when it weighs at least a quarter of the strongest
 
 
 class EvidenceSpan(NamedTuple):
@@ -129,19 +130,7 @@ def _runs(scores: Any, token_starts: Any) -> list[list[tuple[int, int, float]]]:
     tokens that push its score up, as (first token, last token, summed weight), strongest first.
 
     A token joins a run when it carries at least ``_RUN_FLOOR`` of the pair's strongest token;
-    at most ``_MAX_EVIDENCE`` runs are kept, none weaker than a quarter of the best.
+    at most ``_MAX_EVIDENCE`` runs are kept, none weaker than ``_KEEP_RATIO`` of the best. When
+    nothing pushes the label up, the least negative token stands alone.
     """
-    run_pairs, firsts, lasts, sums, best, best_token = positive_runs(scores, token_starts, _RUN_FLOOR)
-    result: list[list[tuple[int, int, float]]] = [[] for _ in range(len(token_starts) - 1)]
-    rounded = [-round(total, 4) for total in sums.tolist()]
-    # by pair, then weight (strongest first), then position
-    ranked = sorted(zip(run_pairs.tolist(), rounded, firsts.tolist(), lasts.tolist(), strict=True))
-    for pair, negated, first, last in ranked:
-        kept = result[pair]
-        if len(kept) < _MAX_EVIDENCE and -negated >= (kept[0][2] if kept else -negated) * 0.25:
-            kept.append((first, last, -negated))
-    for pair in np.flatnonzero((best <= 0) & (best_token >= 0)).tolist():
-        # Nothing pushes this label up: point at the least negative token.
-        token = int(best_token[pair])
-        result[pair] = [(token, token, float(best[pair]))]
-    return result
+    return evidence_runs(scores, token_starts, _RUN_FLOOR, _MAX_EVIDENCE, _KEEP_RATIO)

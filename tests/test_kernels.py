@@ -17,10 +17,12 @@ from app._kernels import (
     EvidenceTally,
     add_decisions,
     char_block,
+    evidence_runs,
     flatten_tokens,
     match_phrases,
     occurrence_block,
     positive_runs,
+    round4,
     token_spans,
     word_grams,
 )
@@ -389,6 +391,68 @@ def test_word_grams_come_out_text_by_text_unigrams_then_longer_grams_then_scope(
         *[(0, 31, 1, 1), (0, 32, 2, 1)],  # "may" scopes the next four tokens: "fast" has no scope feature
         *[(1, 12, 0, 1), (1, 13, 1, 1), (1, 23, 0, 2)],  # the second text's grams start at its own first token
     ]
+
+
+def _ranked_in_python(slices: list[list[float]], floor: float, max_runs: int, keep: float) -> list[list[tuple]]:
+    """What evidence_runs replaced: positive_runs' runs sorted by (pair, rounded weight, position) in Python."""
+    scores = np.array([value for values in slices for value in values], np.float64)
+    starts = np.cumsum([0] + [len(values) for values in slices]).astype(np.int64)
+    run_pairs, firsts, lasts, sums, best, best_token = positive_runs(scores, starts, floor)
+    result: list[list[tuple]] = [[] for _ in slices]
+    rounded = [-round(total, 4) for total in sums.tolist()]
+    ranked = sorted(zip(run_pairs.tolist(), rounded, firsts.tolist(), lasts.tolist(), strict=True))
+    for pair, negated, first, last in ranked:
+        kept = result[pair]
+        if len(kept) < max_runs and -negated >= (kept[0][2] if kept else -negated) * keep:
+            kept.append((first, last, -negated))
+    for pair in np.flatnonzero((best <= 0) & (best_token >= 0)).tolist():
+        token = int(best_token[pair])
+        result[pair] = [(token, token, float(best[pair]))]
+    return result
+
+
+# Scores on a coarse grid make equal rounded weights, so the tie-break on position is exercised.
+_SCORES = st.one_of(st.floats(-1, 1, allow_subnormal=False), st.integers(-8, 40).map(lambda k: k / 80))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_SCORES, max_size=12), max_size=6), st.integers(0, 4), st.sampled_from([0.0, 0.25, 0.9]))
+def test_evidence_runs_rank_as_sorting_the_rounded_runs_did(
+    slices: list[list[float]], max_runs: int, keep: float
+) -> None:
+    scores = np.array([value for values in slices for value in values], np.float64)
+    starts = np.cumsum([0] + [len(values) for values in slices]).astype(np.int64)
+    got = evidence_runs(scores, starts, 0.2, max_runs, keep)
+    assert got == _ranked_in_python(slices, 0.2, max_runs, keep)
+    for kept in got:
+        assert [type(value) for run in kept for value in run] == [int, int, float] * len(kept)
+
+
+def test_evidence_runs_keep_the_strongest_first_and_refuse_a_negative_limit() -> None:
+    # pair 0: runs (0..1) = 1.5 and (3) = 2.0; pair 1 has no positive token; pair 2 is empty
+    scores = np.array([1.0, 0.5, 0.0, 2.0, -0.5, -0.25], np.float64)
+    starts = np.array([0, 4, 6, 6], np.int64)
+    assert evidence_runs(scores, starts, 0.2, 3, 0.25) == [[(3, 3, 2.0), (0, 1, 1.5)], [(1, 1, -0.25)], []]
+    assert evidence_runs(scores, starts, 0.2, 1, 0.25)[0] == [(3, 3, 2.0)]
+    assert evidence_runs(scores, starts, 0.2, 3, 0.8)[0] == [(3, 3, 2.0)]  # 1.5 < 0.8 * 2.0
+    with pytest.raises(ValueError, match="max_runs"):
+        evidence_runs(scores, starts, 0.2, -1, 0.25)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.one_of(
+        st.floats(allow_nan=False),
+        # within a few units in the last place of a half: where rounding the scaled value could go wrong
+        st.tuples(st.integers(-(10**8), 10**8), st.sampled_from([-np.inf, 0.0, np.inf])).map(
+            lambda pair: float(np.nextafter((pair[0] + 0.5) / 10000, pair[1])) if pair[1] else (pair[0] + 0.5) / 10000
+        ),
+    )
+)
+def test_round4_is_pythons_round(value: float) -> None:
+    expected = round(value, 4)
+    got = round4(value)
+    assert got == expected and np.signbit(got) == np.signbit(expected)
 
 
 def test_word_grams_refuse_ids_and_key_runs_outside_their_tables() -> None:
