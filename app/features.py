@@ -315,9 +315,8 @@ class ClaimVectorizer:
         if analysis.cues is not None:
             cue_rows, cues, firsts, widths = analysis.cues.evidence(positions >= 0)
             # a cue's value is its weight, shared by all the phrases of it that the text holds
-            pairs = list(zip(cue_rows.tolist(), cues.tolist(), strict=True))  # a few dozen: a Counter beats np.unique
-            phrases_per_cue = Counter(pairs)
-            totals = np.array([phrases_per_cue[pair] for pair in pairs], np.float64)
+            pair_keys = cue_rows * len(self.cue_names_) + cues  # each (row, cue) pair as one number
+            totals = np.bincount(pair_keys)[pair_keys].astype(np.float64)
             cue_offset = len(self.word_vocabulary_) + len(self.char_vocabulary_)
             weight = np.full(len(cue_rows), self.config.cue_weight)
             tally.add(cue_rows, cues, firsts, widths, np.ones(len(cue_rows)), weight, totals, cue_offset)
