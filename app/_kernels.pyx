@@ -536,28 +536,47 @@ def find_tokens(str text, Py_ssize_t start, Py_ssize_t end):
     return tokens
 
 
-def match_phrases(list tokens, list candidates, list hits, list limits):
-    """Phrase matches starting at the tokens ``hits``, none running past ``limits`` (the end of
-    the token's text): (first tokens, cues, end tokens) as lists.
+def match_phrases(
+    list tokens,
+    const int64_t[::1] hits,
+    const int64_t[::1] remaining,
+    const int64_t[::1] ids,
+    const int64_t[::1] unknown_rows,
+    list by_id,
+    list unknown,
+):
+    """Phrase matches starting at the tokens ``hits``, none running past the end of the token's
+    text (``remaining[i]`` tokens from token ``i`` on, itself included): (first tokens, cues, end
+    tokens) as lists.
 
-    ``candidates[i]`` is what :class:`app.cuematch.CuePatterns` found token ``i`` can start:
-    (one-word phrases, phrases by exact second word, phrases whose second word is a prefix),
-    each phrase (place in lexicon order, cue, words after the first as (word, is_prefix)).
-    Phrases are tried in lexicon order, so matches come out in the order a plain loop over all
-    of them would give.
+    What token ``i`` can start is ``by_id[ids[i]]``, or, for a word outside the vocabulary (id
+    -1), ``unknown[unknown_rows[i]]``, as :class:`app.cuematch.CuePatterns` compiles it: (one-word
+    phrases, phrases by exact second word, phrases whose second word is a prefix), each phrase
+    (place in lexicon order, cue, words after the first as (word, is_prefix)); ``()`` when it
+    starts none. Phrases are tried in lexicon order, so matches come out in the order a plain
+    loop over all of them would give.
     """
-    cdef Py_ssize_t k, i, limit, end
+    cdef Py_ssize_t k, i, limit, end, n_tokens = len(tokens)
+    cdef int64_t token_id
     cdef list starts = [], cues = [], ends = [], tried
     cdef tuple entry, phrase, step
     cdef bint matched
-    if len(hits) != len(limits):
-        raise ValueError("hits and limits must be parallel")
-    for k in range(len(hits)):
+    if remaining.shape[0] != n_tokens or ids.shape[0] != n_tokens or unknown_rows.shape[0] != n_tokens:
+        raise ValueError("remaining, ids and unknown_rows must have one entry per token")
+    for k in range(hits.shape[0]):
         i = hits[k]
-        limit = limits[k]
-        if not (0 <= i < limit <= len(tokens)):
-            raise ValueError("a hit or its limit is outside the tokens")
-        entry = candidates[i]
+        if not (0 <= i < n_tokens and 1 <= remaining[i] <= n_tokens - i):
+            raise ValueError("a hit or its text's end is outside the tokens")
+        limit = i + remaining[i]
+        token_id = ids[i]
+        if 0 <= token_id < len(by_id):
+            entry = by_id[token_id]
+        elif token_id == -1 and 0 <= unknown_rows[i] < len(unknown):
+            entry = unknown[unknown_rows[i]]
+        else:
+            raise ValueError("a hit's token id or unknown word is outside the tables")
+        if not entry:
+            continue
         tried = entry[0]
         if i + 1 < limit:
             following = entry[1].get(tokens[i + 1])

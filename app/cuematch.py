@@ -2,12 +2,14 @@
 
 A cue phrase is a run of words, the last of which may be a prefix (``"revolution*"``).
 Phrases are keyed by their first word, so only tokens that can start a phrase are looked at;
-what a token can start is cached per token. Conjunction cues (a disease claim is a treatment
-verb and a disease with no hedge) are derived for all texts at once from a boolean matrix.
+what a token can start is compiled once per vocabulary word, and cached for other words.
+Conjunction cues (a disease claim is a treatment verb and a disease with no hedge) are derived
+for all texts at once from a boolean matrix.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +18,7 @@ import numpy as np
 from app._kernels import match_phrases
 from app.cues import CONJUNCTIONS, CUES
 from app.gramindex import TokenBatch
+from app.wordcache import WordCache
 
 __all__ = ["CueMatches", "CuePatterns", "compile_cues"]
 
@@ -77,7 +80,8 @@ class CueMatches:
 
 
 class CuePatterns:
-    """The compiled phrases of one fitted vectorizer, with a per-token cache of candidates."""
+    """The compiled phrases of one fitted vectorizer: what each vocabulary word can start, by token
+    id, and a cache of the same for words outside the vocabulary."""
 
     def __init__(
         self,
@@ -85,11 +89,18 @@ class CuePatterns:
         by_first: dict[str, list[tuple[int, Pattern]]],
         prefixes: tuple[int, ...],
         conjunctions: Conjunctions,
+        vocabulary: list[str],
     ) -> None:
+        """``vocabulary`` is the batch's token ids' words, in id order (:attr:`GramIndex.token_ids`)."""
         self.names = names
         self.by_first = by_first
         self.prefixes = prefixes
-        self._cache: dict[str, _Candidates | tuple[()]] = {}
+        self._unknown_word = WordCache(self._phrases_from, _CACHE_LIMIT)  # what a word outside the vocabulary starts
+        # Looked up by token id, a batch's words need no string hashing; the final False is what id -1 reads.
+        self._by_id: list[_Candidates | tuple[()]] = [()] * len(vocabulary)
+        for token_id in self._starting_ids(vocabulary):
+            self._by_id[token_id] = self._phrases_from(vocabulary[token_id])
+        self._starts_by_id = np.array([bool(entry) for entry in self._by_id] + [False], bool)
         ids = {name: i for i, name in enumerate(names)}
         self.fragment_id = ids.get(FRAGMENT, -1)
         self.conjunction_columns = np.array([ids[name] for name in conjunctions], np.int64)
@@ -104,15 +115,19 @@ class CuePatterns:
     def match(self, texts: list[str], batch: TokenBatch) -> CueMatches:
         """Match every phrase over the batch's flattened tokens, never across texts, then derive
         the conjunction and shape cues."""
-        tokens, remaining = batch.tokens, batch.remaining
-        candidates = list(map(self._cache.get, tokens))
-        if None in candidates:
-            for i in [i for i, found in enumerate(candidates) if found is None]:
-                candidates[i] = self._candidates(tokens[i])
-        hit_array = np.flatnonzero(np.fromiter(map(bool, candidates), bool, len(candidates)))
-        limits = (remaining[hit_array] + hit_array).tolist()
-        hits = hit_array.tolist()
-        starts, cues, ends = match_phrases(tokens, candidates, hits, limits)
+        unknown = [self._unknown_word(word) for word in batch.unknown_words]
+        can_start = self._starts_by_id[batch.ids]
+        if unknown:
+            can_start |= np.array([bool(entry) for entry in unknown] + [False], bool)[batch.unknown_rows]
+        starts, cues, ends = match_phrases(
+            batch.tokens,
+            np.flatnonzero(can_start),
+            batch.remaining,
+            batch.ids,
+            batch.unknown_rows,
+            self._by_id,
+            unknown,
+        )
         first = np.array(starts, np.int64)
         match_rows = batch.rows[first]
         fired = np.zeros((len(texts), len(self.names)), bool)
@@ -132,11 +147,24 @@ class CuePatterns:
             if not texts[row].rstrip().endswith(_CLOSING):
                 fired[row, self.fragment_id] = True
 
-    def _candidates(self, token: str) -> _Candidates | tuple[()]:
+    def _starting_ids(self, vocabulary: list[str]) -> set[int]:
+        """Ids of the words that start some phrase: a first word itself, or a word beginning with a
+        first-word prefix, found by bisecting the sorted words (every word tried against every prefix
+        length took 20 ms of start-up)."""
+        id_of = {word: token_id for token_id, word in enumerate(vocabulary)}
+        starting = {id_of[key] for key in self.by_first if key in id_of}
+        ordered = sorted(vocabulary)
+        for key in self.by_first:
+            if key.startswith("*"):
+                position = bisect_left(ordered, key[1:])
+                while position < len(ordered) and ordered[position].startswith(key[1:]):
+                    starting.add(id_of[ordered[position]])
+                    position += 1
+        return starting
+
+    def _phrases_from(self, token: str) -> _Candidates | tuple[()]:
         """The phrases ``token`` can start, numbered in lexicon order and split by what they need
         next: nothing (one-word phrases), an exact second word, or a second word's prefix."""
-        if len(self._cache) > _CACHE_LIMIT:
-            self._cache = {}
         found = list(self.by_first.get(token, ()))
         for length in self.prefixes:
             if len(token) >= length:
@@ -151,9 +179,7 @@ class CuePatterns:
                 prefixed.append((number, cue, tail))
             else:
                 by_second.setdefault(tail[0][0], []).append((number, cue, tail))
-        entry: _Candidates | tuple[()] = (single, by_second, prefixed) if found else ()  # (): known to start no phrase
-        self._cache[token] = entry
-        return entry
+        return (single, by_second, prefixed) if found else ()  # (): known to start no phrase
 
 
 _Numbered = tuple[int, int, Pattern]  # (place among the token's phrases, cue, words after the first)

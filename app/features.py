@@ -215,7 +215,11 @@ class ClaimVectorizer:
     def cue_matcher(self) -> CuePatterns:
         if self._cue_matcher is None:
             self._cue_matcher = CuePatterns(
-                self.cue_names_, self._cue_patterns, self._prefix_lengths, self._conjunctions
+                self.cue_names_,
+                self._cue_patterns,
+                self._prefix_lengths,
+                self._conjunctions,
+                list(self.index.token_ids),
             )
         return self._cue_matcher
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from app._kernels import CharTables, EvidenceTally, char_block, flatten_tokens, occurrence_block, word_grams
+from app.wordcache import WordCache
 
 __all__ = ["CharFeatures", "GramIndex", "TokenBatch", "WordFeatures", "char_grams"]
 
@@ -144,7 +145,7 @@ class GramIndex:
         # Each n's keys sorted and concatenated, with where the run of keys for each first word starts.
         self.gram_keys, self.gram_features, self.first_starts = self._gram_tables(by_length)
         self.char_table = self._char_table(unigrams) if use_chars else None
-        self._oov_chars: dict[str, tuple[Any, Any]] = {}
+        self._oov_entry = WordCache(self._char_entry, _OOV_CACHE_LIMIT)  # a word outside the vocabulary's n-grams
         self._scratch_per_thread = threading.local()
 
     # --- batches ---------------------------------------------------------------------------
@@ -246,14 +247,6 @@ class GramIndex:
         indices = np.concatenate([c for c, _ in entries]) if entries else np.zeros(0, np.int32)
         data = np.concatenate([v for _, v in entries]) if entries else np.zeros(0)
         return _char_table_of(indptr, indices, data)
-
-    def _oov_entry(self, word: str) -> tuple[Any, Any]:
-        entry = self._oov_chars.get(word)
-        if entry is None:
-            if len(self._oov_chars) > _OOV_CACHE_LIMIT:
-                self._oov_chars = {}
-            entry = self._oov_chars[word] = self._char_entry(word)
-        return entry
 
     def _char_entry(self, word: str) -> tuple[Any, Any]:
         lookup = self.char_vocabulary.get

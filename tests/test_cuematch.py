@@ -46,3 +46,34 @@ def test_conjunction_evidence_is_the_phrases_of_its_required_cues() -> None:
     covered = {int(firsts[i]) + k for i in claim for k in range(int(widths[i]))}
     assert covered >= {2, 3}  # "treat" and "tinnitus"
     assert cues.fired[1, vectorizer.cue_names_.index("disease_claim_hedged")]
+
+
+def test_phrases_match_alike_whether_their_words_are_in_the_vocabulary_or_not() -> None:
+    # Vocabulary words find their phrases by token id, other words through a cache of their own.
+    text = "Guaranteed results: clinically proven, FDA approved and the best clinic in town."
+    outside = build_vectorizer().fit(CORPUS)
+    inside = build_vectorizer().fit([text, text, *CORPUS])
+    assert {"guaranteed", "clinically", "fda"} <= set(inside.index.token_ids)
+    assert not {"guaranteed", "clinically", "fda"} & set(outside.index.token_ids)
+    matches = []
+    for vectorizer in (outside, inside):
+        for _ in range(2):  # the second time, the unknown words come from the cache
+            cues = vectorizer.analyse([text])[1].cues
+            assert cues is not None
+            matches.append(
+                (cues.cues.tolist(), cues.firsts.tolist(), cues.ends.tolist(), np.flatnonzero(cues.fired[0]).tolist())
+            )
+    assert len(matches[0][0]) >= 4
+    assert all(found == matches[0] for found in matches)
+
+
+def test_the_words_found_to_start_phrases_are_those_that_compile_to_some() -> None:
+    # Start-up finds them by bisecting for first-word prefixes; compiling every word must agree.
+    words = "revolutionary revolutionise revolt clinically clinic fda guaranteed guarantee zzz a miracle"
+    vectorizer = build_vectorizer().fit([words] * 2 + CORPUS)
+    matcher = vectorizer.cue_matcher
+    vocabulary = list(vectorizer.index.token_ids)
+    compiled = [matcher._phrases_from(word) for word in vocabulary]
+    assert matcher._by_id == compiled
+    assert 4 <= sum(map(bool, compiled)) < len(vocabulary)
+    assert matcher._starts_by_id.tolist() == [bool(entry) for entry in compiled] + [False]

@@ -30,6 +30,10 @@ from app._kernels import (
 N_COLUMNS = 12
 
 
+def _int64(*values: int) -> np.ndarray:
+    return np.array(values, np.int64)
+
+
 def _table(rows: list[dict[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CSR arrays, read-only as CharTables wants the vocabulary's."""
     indptr = np.zeros(len(rows) + 1, np.int64)
@@ -256,9 +260,7 @@ def test_the_tally_equals_the_loops_it_replaces(data: st.DataObject) -> None:
 
 
 def test_the_tally_refuses_an_occurrence_past_its_sentence_or_outside_the_batch() -> None:
-    def ints(*values: int) -> np.ndarray:
-        return np.array(values, np.int64)
-
+    ints = _int64
     # one sentence of 3 tokens with one label
     tally = EvidenceTally(ints(0), ints(0, 1), ints(0), ints(0, 3), np.ones((1, 1)))
     one = np.ones(1)
@@ -304,12 +306,32 @@ def test_match_phrases_tries_phrases_in_lexicon_order_within_the_text() -> None:
     tokens = ["no", "side", "effects", "no", "side"]
     # "no" starts: (0) "no" alone, cue 7; (1) "no side effects", cue 3; (2) "no side*", cue 5
     starts = ([(0, 7, ())], {"side": [(1, 3, (("side", False), ("effects", False)))]}, [(2, 5, (("si", True),))])
-    candidates: list[object] = [starts, (), (), starts, ()]
-    assert match_phrases(tokens, candidates, [0, 3], [5, 5]) == ([0, 0, 0, 3, 3], [7, 3, 5, 7, 5], [1, 3, 2, 4, 5])
+    by_id: list[object] = [starts, (), ()]  # the vocabulary: no, side, effects
+    ids, no_unknowns = _int64(0, 1, 2, 0, 1), _int64(-1, -1, -1, -1, -1)
+    one_text = _int64(5, 4, 3, 2, 1)
+    found = match_phrases(tokens, _int64(0, 3), one_text, ids, no_unknowns, by_id, [])
+    assert found == ([0, 0, 0, 3, 3], [7, 3, 5, 7, 5], [1, 3, 2, 4, 5])
     # the text of the second "no" ends before "side": only the one-word phrase fits
-    assert match_phrases(tokens, candidates, [3], [4]) == ([3], [7], [4])
+    two_texts = _int64(4, 3, 2, 1, 1)
+    assert match_phrases(tokens, _int64(3), two_texts, ids, no_unknowns, by_id, []) == ([3], [7], [4])
+    # a word outside the vocabulary reads its entry from the unknown words instead
+    unknown_no = _int64(-1, 1, 2, 0, 1), _int64(0, -1, -1, -1, -1)
+    assert match_phrases(tokens, _int64(0), one_text, *unknown_no, [(), (), ()], [starts]) == (
+        [0, 0, 0],
+        [7, 3, 5],
+        [1, 3, 2],
+    )
+    assert match_phrases(tokens, _int64(1), one_text, ids, no_unknowns, by_id, []) == ([], [], [])  # starts nothing
     with pytest.raises(ValueError, match="outside the tokens"):
-        match_phrases(tokens, candidates, [3], [9])
+        match_phrases(tokens, _int64(5), one_text, ids, no_unknowns, by_id, [])
+    with pytest.raises(ValueError, match="outside the tokens"):  # a text running past the last token
+        match_phrases(tokens, _int64(3), _int64(5, 4, 3, 3, 1), ids, no_unknowns, by_id, [])
+    with pytest.raises(ValueError, match="outside the tables"):
+        match_phrases(tokens, _int64(0), one_text, _int64(3, 1, 2, 0, 1), no_unknowns, by_id, [])
+    with pytest.raises(ValueError, match="outside the tables"):
+        match_phrases(tokens, _int64(0), one_text, *unknown_no, by_id, [])
+    with pytest.raises(ValueError, match="one entry per token"):
+        match_phrases(tokens, _int64(0), _int64(5, 4, 3, 2), ids, no_unknowns, by_id, [])
 
 
 @settings(max_examples=200, deadline=None)
