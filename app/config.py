@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     max_document_chars: int = Field(default=100_000, ge=1, description="Largest document, in characters")
     max_request_bytes: int = Field(default=10_000_000, ge=1024, description="Largest JSON request body, in bytes")
     max_batch_documents: int = Field(default=1000, ge=1, description="Most documents in one JSON batch")
+    inline_max_chars: int = Field(
+        default=20_000,
+        ge=0,
+        description="POST /score documents up to this many characters are scored on the event loop while the "
+        "scoring thread is idle, two thread hand-offs fewer; 0 sends every one to the thread",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Log level")
     log_format: Literal["json", "text"] = Field(default="json", description="Access and app log format")
     host: str = Field(

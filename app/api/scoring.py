@@ -93,7 +93,7 @@ async def score(body: ScoreRequest, runtime: RuntimeDep, settings: SettingsDep, 
     """Split the document into sentences and return the flags of each, with explanations."""
     document = to_document(body, settings.max_document_chars)
     scorer = runtime.scorer()
-    result = await runtime.run(scorer.score, document)
+    result = await runtime.run(scorer.score, document, inline=len(document.text) <= settings.inline_max_chars)
     metrics.observe_documents([result])
     return JSONBytes(dumps(result))
 
