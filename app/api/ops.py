@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
-from app.api.deps import MetricsDep, RuntimeDep, SettingsDep, require_api_key
+from app.api.deps import MetricsDep, RuntimeDep, ServicesDep, require_api_key
 from app.errors import ArtifactError, InvalidInput, ModelNotReady, Unauthorized
 from app.schemas import ErrorResponse, HealthResponse, ReadyResponse, ReloadResponse
 from app.serve import reload_every_worker
@@ -64,12 +64,13 @@ async def metrics(metrics: MetricsDep) -> Response:
     },
     summary="Reload the model",
 )
-async def reload(runtime: RuntimeDep, settings: SettingsDep, metrics: MetricsDep) -> ReloadResponse:
+async def reload(services: ServicesDep) -> ReloadResponse:
     """Load the model `models/current` names now and swap it in; in-flight requests finish on the old one.
 
     The answer is the receiving worker's. Under `claimscan serve --workers N`, once that worker has
     reloaded, every worker (that one again too) reloads in the background as on SIGHUP; a failure
     there is logged by that worker, which keeps its old model."""
+    settings, runtime, metrics = services
     if not settings.api_keys:
         raise Unauthorized("reloading over HTTP requires CLAIMSCAN_API_KEYS to be set; send SIGHUP instead")
     try:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from app.api.deps import MetricsDep, RuntimeDep, SettingsDep, require_api_key
+from app.api.deps import ServicesDep, require_api_key
 from app.api.documents import dumps, error_item, to_document, validate_document
 from app.config import Settings
 from app.errors import InvalidInput, MalformedRequest, PayloadTooLarge, ServiceError, UnsupportedMediaType
@@ -89,8 +89,9 @@ async def _require_json(request: Request) -> None:
     dependencies=[Depends(_require_json)],
     summary="Score one document",
 )
-async def score(body: ScoreRequest, runtime: RuntimeDep, settings: SettingsDep, metrics: MetricsDep) -> Response:
+async def score(body: ScoreRequest, services: ServicesDep) -> Response:
     """Split the document into sentences and return the flags of each, with explanations."""
+    settings, runtime, metrics = services
     document = to_document(body, settings.max_document_chars)
     scorer = runtime.scorer()
     result = await runtime.run(scorer.score, document, inline=len(document.text) <= settings.inline_max_chars)
@@ -148,9 +149,10 @@ _BATCH_BODY = {
     openapi_extra=_BATCH_BODY,
     summary="Score many documents",
 )
-async def score_batch(request: Request, runtime: RuntimeDep, settings: SettingsDep, metrics: MetricsDep) -> Response:
+async def score_batch(request: Request, services: ServicesDep) -> Response:
     """Score a JSON list of documents, or stream an NDJSON file line by line. A bad document
     yields an error item in its place and never fails the others."""
+    settings, runtime, metrics = services
     scorer = runtime.scorer()
     if _content_type(request) in NDJSON_TYPES:
         return InterleavedStream(_stream_ndjson(request, runtime, scorer, settings, metrics))
