@@ -103,22 +103,22 @@ class Scorer:
             return [self._document(doc, [], empty.astype(bool), {}, 0, {}) for doc in segmented]
         probabilities, analysis = self.model.score(all_sentences)
         flagged = probabilities >= self.model.thresholds
-        flagged_labels: dict[int, list[int]] = {}
-        for row, label in zip(*(axis.tolist() for axis in np.nonzero(flagged)), strict=True):
-            flagged_labels.setdefault(row, []).append(label)
         # The flags each row reports: its flagged labels among those its request asks for.
-        flags_of: dict[int, list[int]] = {}
-        wanted_rows: list[int] = []
+        reported = flagged
         position = 0
         for doc in segmented:
-            wanted = _wanted_labels(doc.request)
-            for row in range(position, position + len(doc.sentences)):
-                labels = [i for i in flagged_labels.get(row, ()) if i in wanted]
-                if labels:
-                    flags_of[row] = labels
-                    if doc.request.explain:
-                        wanted_rows.append(row)
+            if doc.request.labels is not None:
+                if reported is flagged:
+                    reported = flagged.copy()
+                reported[position : position + len(doc.sentences), list(_unwanted_labels(doc.request))] = False
             position += len(doc.sentences)
+        flags_of: dict[int, list[int]] = {}
+        for row, label in zip(*(axis.tolist() for axis in np.nonzero(reported)), strict=True):
+            flags_of.setdefault(row, []).append(label)
+        wanted_rows = list(flags_of)  # ascending, as np.nonzero lists them
+        if not all(doc.request.explain for doc in segmented):
+            explained = np.repeat([doc.request.explain for doc in segmented], [len(doc.sentences) for doc in segmented])
+            wanted_rows = [row for row in wanted_rows if explained[row]]
         evidence: dict[int, list[list[EvidenceSpan]]] = {}
         for start in range(0, len(wanted_rows), _EXPLAIN_CHUNK):  # bounded memory for large batches
             rows = wanted_rows[start : start + _EXPLAIN_CHUNK]
@@ -246,10 +246,10 @@ class Scorer:
         }
 
 
-def _wanted_labels(request: DocumentRequest) -> frozenset[int]:
-    if request.labels is None:
-        return frozenset(range(len(LABEL_IDS)))
-    return frozenset(LABEL_IDS.index(label) for label in request.labels)
+def _unwanted_labels(request: DocumentRequest) -> set[int]:
+    """Label indices the request's ``labels`` filter leaves out."""
+    wanted = set(request.labels or ())
+    return {index for index, label in enumerate(LABEL_IDS) if label not in wanted}
 
 
 def _fill_utf16(source: str, sentences: list[dict[str, Any]]) -> None:
