@@ -117,8 +117,8 @@ class Scorer:
             flags_of.setdefault(row, []).append(label)
         wanted_rows = list(flags_of)  # ascending, as np.nonzero lists them
         if not all(doc.request.explain for doc in segmented):
-            explained = np.repeat([doc.request.explain for doc in segmented], [len(doc.sentences) for doc in segmented])
-            wanted_rows = [row for row in wanted_rows if explained[row]]
+            explains = np.repeat([doc.request.explain for doc in segmented], [len(doc.sentences) for doc in segmented])
+            wanted_rows = [row for row in wanted_rows if explains[row]]
         evidence: dict[int, list[list[EvidenceSpan]]] = {}
         for start in range(0, len(wanted_rows), _EXPLAIN_CHUNK):  # bounded memory for large batches
             rows = wanted_rows[start : start + _EXPLAIN_CHUNK]
