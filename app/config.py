@@ -43,8 +43,8 @@ class Settings(BaseSettings):
     inline_max_chars: int = Field(
         default=20_000,
         ge=0,
-        description="POST /score documents up to this many characters are scored on the event loop while the "
-        "scoring thread is idle, two thread hand-offs fewer; 0 sends every one to the thread",
+        description="A POST /score document up to this many characters, when it is the worker's only request, is "
+        "scored on the event loop: two thread hand-offs fewer; 0 sends every one to the scoring thread",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Log level")
     log_format: Literal["json", "text"] = Field(default="json", description="Access and app log format")

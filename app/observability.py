@@ -42,6 +42,9 @@ class Metrics:
         else:
             self.registry = home = CollectorRegistry()
         self._model_version: str | None = None
+        # HTTP requests this worker is serving now (this process only; not exported): a short /score
+        # is scored on the event loop only while it is the one request (see Runtime.run).
+        self.in_flight = 0
         self.requests = Counter("claimscan_requests", "HTTP requests", ["route", "method", "status"], registry=home)
         self.latency = Histogram(
             "claimscan_request_seconds",
@@ -126,6 +129,7 @@ class AccessLogMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500
+        self.metrics.in_flight += 1
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -137,6 +141,7 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            self.metrics.in_flight -= 1
             elapsed = time.perf_counter() - started
             route = _route_of(scope)
             self.metrics.requests.labels(route=route, method=scope["method"], status=str(status)).inc()

@@ -77,6 +77,36 @@ def test_a_failing_call_still_counts_as_done(runtime: Runtime) -> None:
     assert not asyncio.run(main()).startswith(SCORING_THREAD)  # the thread is idle again
 
 
+def _score_threads(
+    monkeypatch: pytest.MonkeyPatch, words: int, others_in_flight: int = 0, **settings: object
+) -> list[str]:
+    """The threads POST /score scored on, for a document of about ``words`` words, while the worker counts
+    ``others_in_flight`` more requests than this one; and that the count is back to 0 afterwards."""
+    from app.scoring import Scorer
+
+    threads: list[str] = []
+    in_flight: list[int] = []
+    original = Scorer.score
+
+    with make_client(**settings) as client:
+        metrics = client.app.state.metrics  # type: ignore[attr-defined]
+
+        def recorded(self: Scorer, request: object) -> object:
+            threads.append(_thread_name())
+            in_flight.append(metrics.in_flight)
+            return original(self, request)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Scorer, "score", recorded)
+        metrics.in_flight += others_in_flight
+        response = client.post("/score", json={"text": "Our drops cure tinnitus. " * (words // 4)})
+        metrics.in_flight -= others_in_flight
+        assert response.status_code == 200
+        assert response.json()["summary"]["sentences"] == words // 4
+        assert metrics.in_flight == 0
+    assert in_flight == [1 + others_in_flight]
+    return threads
+
+
 @pytest.mark.parametrize(
     ("limit", "words", "on_thread"),
     [(20_000, 10, False), (20_000, 5_000, True), (0, 10, True)],
@@ -84,20 +114,11 @@ def test_a_failing_call_still_counts_as_done(runtime: Runtime) -> None:
 def test_score_sends_a_document_over_the_inline_limit_to_the_scoring_thread(
     monkeypatch: pytest.MonkeyPatch, limit: int, words: int, on_thread: bool
 ) -> None:
-    from app.scoring import Scorer
+    (thread,) = _score_threads(monkeypatch, words, inline_max_chars=limit)
+    assert thread.startswith(SCORING_THREAD) == on_thread
 
-    threads: list[str] = []
-    original = Scorer.score
 
-    def recorded(self: Scorer, request: object) -> object:
-        threads.append(_thread_name())
-        return original(self, request)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Scorer, "score", recorded)
-    with make_client(inline_max_chars=limit) as client:
-        threads.clear()  # the warm-up at start-up
-        response = client.post("/score", json={"text": "Our drops cure tinnitus. " * (words // 4)})
-        assert response.status_code == 200
-        assert response.json()["summary"]["sentences"] == words // 4
-    assert len(threads) == 1
-    assert threads[0].startswith(SCORING_THREAD) == on_thread
+def test_score_uses_the_scoring_thread_while_the_worker_serves_another_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Under load, scoring on the event loop would hold up every other request there, health checks included.
+    (thread,) = _score_threads(monkeypatch, 10, others_in_flight=1)
+    assert thread.startswith(SCORING_THREAD)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -94,7 +95,13 @@ async def score(body: ScoreRequest, services: ServicesDep) -> Response:
     settings, runtime, metrics = services
     document = to_document(body, settings.max_document_chars)
     scorer = runtime.scorer()
-    result = await runtime.run(scorer.score, document, inline=len(document.text) <= settings.inline_max_chars)
+    inline = False
+    if len(document.text) <= settings.inline_max_chars:
+        # On the event loop only while no other request waits for it, so that under load health checks keep
+        # answering. Yielding once first lets requests that arrived with this one begin, and so be counted.
+        await asyncio.sleep(0)
+        inline = metrics.in_flight <= 1
+    result = await runtime.run(scorer.score, document, inline=inline)
     metrics.observe_documents([result])
     return JSONBytes(dumps(result))
 
