@@ -91,7 +91,7 @@ class CuePatterns:
         conjunctions: Conjunctions,
         vocabulary: list[str],
     ) -> None:
-        """``vocabulary`` is the batch's token ids' words, in id order (:attr:`GramIndex.token_ids`)."""
+        """``vocabulary``: the words that token batches number, in id order (:attr:`GramIndex.token_ids`)."""
         self.names = names
         self.by_first = by_first
         self.prefixes = prefixes

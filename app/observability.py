@@ -43,7 +43,7 @@ class Metrics:
             self.registry = home = CollectorRegistry()
         self._model_version: str | None = None
         # HTTP requests this worker is serving now (this process only; not exported): a short /score
-        # is scored on the event loop only while it is the one request (see Runtime.run).
+        # is scored on the event loop only while it is the one request (see app/api/scoring.py).
         self.in_flight = 0
         self.requests = Counter("claimscan_requests", "HTTP requests", ["route", "method", "status"], registry=home)
         self.latency = Histogram(

@@ -103,17 +103,8 @@ class Scorer:
             return [self._document(doc, [], empty.astype(bool), {}, 0, {}) for doc in segmented]
         probabilities, analysis = self.model.score(all_sentences)
         flagged = probabilities >= self.model.thresholds
-        # The flags each row reports: its flagged labels among those its request asks for.
-        reported = flagged
-        position = 0
-        for doc in segmented:
-            if doc.request.labels is not None:
-                if reported is flagged:
-                    reported = flagged.copy()
-                reported[position : position + len(doc.sentences), list(_unwanted_labels(doc.request))] = False
-            position += len(doc.sentences)
-        flags_of: dict[int, list[int]] = {}
-        for row, label in zip(*(axis.tolist() for axis in np.nonzero(reported)), strict=True):
+        flags_of: dict[int, list[int]] = {}  # the flags each row reports
+        for row, label in zip(*(axis.tolist() for axis in np.nonzero(_reported(flagged, segmented))), strict=True):
             flags_of.setdefault(row, []).append(label)
         wanted_rows = list(flags_of)  # ascending, as np.nonzero lists them
         if not all(doc.request.explain for doc in segmented):
@@ -246,10 +237,19 @@ class Scorer:
         }
 
 
-def _unwanted_labels(request: DocumentRequest) -> set[int]:
-    """Label indices the request's ``labels`` filter leaves out."""
-    wanted = set(request.labels or ())
-    return {index for index, label in enumerate(LABEL_IDS) if label not in wanted}
+def _reported(flagged: Any, segmented: list[_Segmented]) -> Any:
+    """The flagged (rows x labels) matrix with the labels each request's filter leaves out cleared:
+    what each row reports. The matrix itself when no request filters."""
+    if all(doc.request.labels is None for doc in segmented):
+        return flagged
+    reported = flagged.copy()
+    position = 0
+    for doc in segmented:
+        if doc.request.labels is not None:
+            unwanted = [index for index, label in enumerate(LABEL_IDS) if label not in doc.request.labels]
+            reported[position : position + len(doc.sentences), unwanted] = False
+        position += len(doc.sentences)
+    return reported
 
 
 def _fill_utf16(source: str, sentences: list[dict[str, Any]]) -> None:

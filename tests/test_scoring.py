@@ -13,7 +13,13 @@ from tests.conftest import ROOT
 def _documents() -> list[DocumentRequest]:
     rows = [json.loads(line) for line in (ROOT / "training/data/sentences.jsonl").read_text().splitlines()[:1500]]
     texts = [" ".join(row["text"] for row in rows[i : i + 37]) for i in range(0, len(rows), 37)]
-    return [DocumentRequest(text=text, id=str(i), explain=i % 3 != 0) for i, text in enumerate(texts)]
+    return [
+        DocumentRequest(text=text, id=str(i), explain=i % 3 != 0, labels=_FILTER if i % 4 == 1 else None)
+        for i, text in enumerate(texts)
+    ]
+
+
+_FILTER = ("overstated_efficacy", "evidence_claim")
 
 
 def test_a_batch_larger_than_one_group_gives_the_answers_of_scoring_one_by_one(scorer: Scorer) -> None:
@@ -23,6 +29,9 @@ def test_a_batch_larger_than_one_group_gives_the_answers_of_scoring_one_by_one(s
     alone = [scorer.score(document) for document in documents]
     assert [body["id"] for body in together] == [str(i) for i in range(len(documents))]
     assert together == alone
+    reported = [{f["label"] for row in body["sentences"] for f in row["flags"]} for body in together]
+    assert all(labels <= set(_FILTER) for labels in reported[1::4])  # the label-filtered documents
+    assert any(labels - set(_FILTER) for i, labels in enumerate(reported) if i % 4 != 1)
 
 
 def test_empty_documents_and_an_empty_batch(scorer: Scorer) -> None:

@@ -1,5 +1,5 @@
-"""Dependencies as ``Annotated`` aliases: the runtime, the metrics, settings, runtime and metrics together,
-and the API-key check.
+"""Dependencies as ``Annotated`` aliases (the runtime, the metrics, or settings, runtime and metrics at
+once) and the API-key check.
 
 All are ``async def``: none blocks, and FastAPI runs a plain ``def`` dependency in the thread
 pool, one thread hop per dependency per request.
